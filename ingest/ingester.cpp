@@ -1,0 +1,302 @@
+#include "ingest/ingester.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include "ingest/input_reader.hpp"
+
+namespace dmarcsift::ingest {
+namespace {
+
+// Commit at least this often so that a killed run loses little work and a
+// long run's WAL stays small.
+constexpr std::int64_t k_batch_reports = 2000;
+// Inputs read ahead of the storing thread, per worker: enough to keep the
+// workers busy, few enough that memory stays bounded by the largest inputs.
+constexpr std::size_t k_read_ahead_per_worker = 4;
+
+// Reads a whole file; the error is already in words for the summary.
+Result<std::string> read_whole_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(Errc::io, path.string(), std::string("cannot open: ") + std::strerror(errno));
+  std::string bytes;
+  struct stat info {};
+  if (::fstat(fd, &info) == 0 && info.st_size > 0) bytes.reserve(static_cast<std::size_t>(info.st_size));
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got == 0) break;
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      const int saved = errno;
+      ::close(fd);
+      return fail(Errc::io, path.string(), std::string("cannot read: ") + std::strerror(saved));
+    }
+    bytes.append(buffer, static_cast<std::size_t>(got));
+  }
+  ::close(fd);
+  return bytes;
+}
+
+// One input to read: a file, or bytes already in memory (stdin), or a path
+// that could not be read, with the reason.
+struct Job {
+  std::string path;
+  std::optional<std::string> bytes;
+  std::string unreadable;
+};
+
+std::vector<ParsedInput> read_job(Job& job, const Limits& limits) {
+  if (!job.unreadable.empty()) return {unreadable_input(job.path, job.unreadable)};
+  if (job.bytes) {
+    std::string bytes = std::move(*job.bytes);
+    job.bytes.reset();
+    return read_input(job.path, bytes, limits);
+  }
+  auto bytes = read_whole_file(job.path);
+  if (!bytes) return {unreadable_input(job.path, bytes.error().what)};
+  return read_input(job.path, *bytes, limits);
+}
+
+// Expands `path` into jobs: a file is one; a directory is walked in name
+// order. Maildir delivers into tmp/ and renames into new/ when complete, so
+// what is still in a Maildir's tmp/ may be half written and is skipped.
+void collect_jobs(const std::filesystem::path& path, std::vector<Job>& jobs) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (status.type() == std::filesystem::file_type::not_found) {
+    jobs.push_back({path.string(), std::nullopt, "no such file or directory"});
+    return;
+  }
+  if (ec) {
+    jobs.push_back({path.string(), std::nullopt, "cannot access: " + ec.message()});
+    return;
+  }
+  if (!std::filesystem::is_directory(status)) {
+    jobs.push_back({path.string(), std::nullopt, ""});
+    return;
+  }
+  std::vector<std::filesystem::path> children;
+  for (std::filesystem::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+    children.push_back(it->path());
+  }
+  if (ec) {
+    jobs.push_back({path.string(), std::nullopt, "cannot list directory: " + ec.message()});
+    return;
+  }
+  std::sort(children.begin(), children.end());
+  const bool is_maildir = std::binary_search(children.begin(), children.end(), path / "cur") &&
+                          std::binary_search(children.begin(), children.end(), path / "new");
+  for (const auto& child : children) {
+    if (is_maildir && child.filename() == "tmp") continue;
+    collect_jobs(child, jobs);
+  }
+}
+
+}  // namespace
+
+class Ingester::Impl {
+ public:
+  Impl(storage::Store& store, IngestOptions options)
+      : m_store(store), m_options(std::move(options)) {}
+
+  Result<void> ingest_path(const std::filesystem::path& path) {
+    std::vector<Job> jobs;
+    collect_jobs(path, jobs);
+    return run(jobs);
+  }
+
+  Result<void> ingest_bytes(std::string_view name, std::string bytes) {
+    std::vector<Job> jobs;
+    jobs.push_back({std::string(name), std::move(bytes), ""});
+    return run(jobs);
+  }
+
+  Result<void> finish() {
+    if (!m_in_batch) return {};
+    m_in_batch = false;
+    return m_store.commit_batch();
+  }
+
+  const IngestSummary& summary() const { return m_summary; }
+
+ private:
+  // Reads the jobs on worker threads, in parallel, and stores their results
+  // on this thread in job order, so the outcome does not depend on timing.
+  Result<void> run(std::vector<Job>& jobs) {
+    const std::size_t workers =
+        std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), jobs.size());
+    if (workers <= 1) {
+      for (Job& job : jobs) {
+        for (ParsedInput& input : read_job(job, m_options.limits)) {
+          if (auto stored = store_input(input); !stored) return stored;
+        }
+      }
+      return {};
+    }
+
+    const std::size_t window = workers * k_read_ahead_per_worker;
+    std::vector<std::optional<std::vector<ParsedInput>>> results(jobs.size());
+    std::mutex mutex;
+    std::condition_variable result_ready;
+    std::condition_variable room_ready;
+    std::size_t next_job = 0;
+    std::size_t consumed = 0;
+    bool stopping = false;
+
+    const auto work = [&] {
+      for (;;) {
+        std::size_t index = 0;
+        {
+          std::unique_lock lock(mutex);
+          room_ready.wait(lock, [&] { return stopping || next_job < consumed + window; });
+          if (stopping || next_job == jobs.size()) return;
+          index = next_job++;
+        }
+        auto parsed = read_job(jobs[index], m_options.limits);
+        std::lock_guard lock(mutex);
+        results[index] = std::move(parsed);
+        result_ready.notify_all();
+      }
+    };
+    std::vector<std::jthread> threads;
+    threads.reserve(workers);
+    for (std::size_t i = 0; i < workers; ++i) threads.emplace_back(work);
+
+    Result<void> outcome;
+    for (std::size_t index = 0; index < jobs.size() && outcome; ++index) {
+      std::vector<ParsedInput> inputs;
+      {
+        std::unique_lock lock(mutex);
+        result_ready.wait(lock, [&] { return results[index].has_value(); });
+        inputs = std::move(*results[index]);
+        results[index].reset();
+        consumed = index + 1;
+      }
+      room_ready.notify_all();
+      for (ParsedInput& input : inputs) {
+        outcome = store_input(input);
+        if (!outcome) break;
+      }
+    }
+    {
+      std::lock_guard lock(mutex);
+      stopping = true;
+    }
+    room_ready.notify_all();
+    return outcome;
+  }
+
+  Result<void> store_input(ParsedInput& input) {
+    std::int64_t stored = 0;
+    std::int64_t duplicates = 0;
+    std::vector<bool> message_stored(input.messages.size(), false);
+    for (ParsedReport& parsed : input.reports) {
+      if (auto begun = ensure_batch(); !begun) return begun;
+      const storage::MailMessage* message =
+          parsed.message >= 0 ? &input.messages[static_cast<std::size_t>(parsed.message)] : nullptr;
+      auto outcome = m_store.add_report(parsed.report, parsed.content_hash,
+                                        storage::ReportOrigin{input.path, parsed.entry, message});
+      if (!outcome) return tl::unexpected(outcome.error());
+      if (*outcome == storage::StoreOutcome::duplicate) {
+        ++duplicates;
+        continue;
+      }
+      ++stored;
+      if (message != nullptr) message_stored[static_cast<std::size_t>(parsed.message)] = true;
+      const AggregateReport& report = parsed.report;
+      m_pending_records += static_cast<std::int64_t>(report.records.size());
+      m_summary.records_stored += static_cast<std::int64_t>(report.records.size());
+      for (const Record& record : report.records) m_summary.messages_stored += record.count;
+      for (const Warning& w : report.warnings) m_summary.warnings[w.kind] += w.count;
+    }
+    m_summary.reports_stored += stored;
+    m_summary.duplicate_reports += duplicates;
+    m_pending_reports += stored;
+    m_summary.emails_stored += std::count(message_stored.begin(), message_stored.end(), true);
+    for (const Warning& w : input.warnings) m_summary.warnings[w.kind] += w.count;
+    return log_input(input, stored, duplicates);
+  }
+
+  Result<void> ensure_batch() {
+    if (m_in_batch) return {};
+    if (auto begun = m_store.begin_batch(); !begun) return begun;
+    m_in_batch = true;
+    return {};
+  }
+
+  // Logs the input in the same transaction as its reports, so that a kill
+  // never leaves a report without its log line or the reverse.
+  Result<void> log_input(ParsedInput& input, std::int64_t stored, std::int64_t duplicates) {
+    ++m_summary.inputs;
+    storage::InputLogEntry log{input.path, "", input.content_hash, storage::InputOutcome::stored,
+                               "", stored, duplicates};
+    if (stored > 0) {
+      ++m_summary.inputs_stored;
+    } else if (duplicates > 0) {
+      ++m_summary.inputs_duplicate;
+      log.outcome = storage::InputOutcome::duplicate;
+    } else if (input.problems.empty() && input.is_mail && !input.mail_has_candidate) {
+      ++m_summary.inputs_no_report;
+      log.outcome = storage::InputOutcome::no_report;
+      log.reason = "no aggregate report: " + input.mail_kind_hint;
+      m_summary.skipped.push_back({input.path, "", log.reason});
+    } else {
+      ++m_summary.inputs_rejected;
+      log.outcome = storage::InputOutcome::rejected;
+      if (input.problems.empty()) input.problems.push_back({input.path, "", "no aggregate report found"});
+    }
+    for (InputProblem& p : input.problems) {
+      if (!log.reason.empty()) log.reason += "; ";
+      log.reason += p.entry.empty() ? p.reason : p.entry + ": " + p.reason;
+      m_summary.rejected.push_back(std::move(p));
+    }
+    if (auto begun = ensure_batch(); !begun) return begun;
+    if (auto logged = m_store.log_input(log); !logged) return logged;
+
+    if (m_options.progress) {
+      m_options.progress(IngestProgress{m_summary.inputs, m_summary.reports_stored,
+                                        m_summary.records_stored, input.path});
+    }
+    if (m_pending_records >= m_options.batch_records || m_pending_reports >= k_batch_reports) {
+      m_pending_records = 0;
+      m_pending_reports = 0;
+      return finish();
+    }
+    return {};
+  }
+
+  storage::Store& m_store;
+  IngestOptions m_options;
+  IngestSummary m_summary;
+  bool m_in_batch = false;
+  std::int64_t m_pending_reports = 0;
+  std::int64_t m_pending_records = 0;
+};
+
+Ingester::Ingester(storage::Store& store, IngestOptions options)
+    : m_impl(std::make_unique<Impl>(store, std::move(options))) {}
+Ingester::~Ingester() = default;
+
+Result<void> Ingester::ingest_path(const std::filesystem::path& path) {
+  return m_impl->ingest_path(path);
+}
+Result<void> Ingester::ingest_bytes(std::string_view name, std::string bytes) {
+  return m_impl->ingest_bytes(name, std::move(bytes));
+}
+Result<void> Ingester::finish() { return m_impl->finish(); }
+const IngestSummary& Ingester::summary() const { return m_impl->summary(); }
+
+}  // namespace dmarcsift::ingest
