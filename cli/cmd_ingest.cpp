@@ -26,7 +26,9 @@ po::options_description ingest_options() {
       ("max-entries", po::value<std::uint32_t>()->value_name("N"),
        "most entries read from one archive (default 100000)")
       ("max-depth", po::value<std::uint32_t>()->value_name("N"),
-       "deepest nesting of containers, e.g. zip in mail (default 4)");
+       "deepest nesting of containers, e.g. zip in mail (default 4)")
+      ("threads", po::value<unsigned>()->value_name("N"),
+       "threads reading and parsing inputs (default: one per core); one more stores");
   return options;
 }
 
@@ -132,6 +134,7 @@ ExitCode run_ingest(const GlobalOptions& global, const CommandArgs& args) {
   if (vm.count("max-input-bytes")) options.limits.max_input_bytes = vm["max-input-bytes"].as<std::uint64_t>();
   if (vm.count("max-entries")) options.limits.max_entries = vm["max-entries"].as<std::uint32_t>();
   if (vm.count("max-depth")) options.limits.max_depth = vm["max-depth"].as<std::uint32_t>();
+  if (vm.count("threads")) options.threads = vm["threads"].as<unsigned>();
 
   auto store = open_database(global);
   if (!store) return ExitCode::failure;

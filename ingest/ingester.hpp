@@ -53,6 +53,7 @@ struct IngestOptions {
   Limits limits;
   ProgressFn progress;            // called after each input; may be empty
   std::int64_t batch_records = 50000;  // records per transaction (also capped by reports)
+  unsigned threads = 0;                // threads reading inputs; 0 = one per core
 };
 
 class Ingester {
