@@ -8,7 +8,7 @@ packages=(
   libpugixml-dev libarchive-dev libsqlite3-dev sqlite3
   libboost-program-options-dev doctest-dev libexpected-dev
   libgmime-3.0-dev libxxhash-dev zlib1g-dev
-  python3 ca-certificates
+  python3 ca-certificates bsdutils
 )
 
 as_root=()

@@ -235,6 +235,27 @@ def test_default_database_location(tmp):
           "database created under $XDG_DATA_HOME/dmarcsift/")
 
 
+def test_progress_only_on_a_terminal(tmp):
+    """Progress is drawn on a terminal (faked with script(1)), never in pipes
+    or with --quiet, and never on stdout."""
+    import shutil
+    import subprocess
+    if not check(shutil.which("script") is not None, "script(1) is installed (bsdutils)"):
+        return
+    samples = os.path.join(os.path.dirname(__file__), "..", "..", "sample-reports")
+    env = dict(os.environ, TERM="xterm")
+    for quiet, db in ((False, "tty.db"), (True, "tty-quiet.db")):
+        command = f"{common.DMARCSIFT} --db {os.path.join(tmp, db)} {'--quiet ' if quiet else ''}" \
+                  f"ingest {samples} >/dev/null"
+        proc = subprocess.run(["script", "-qec", command, "/dev/null"], env=env,
+                              capture_output=True, timeout=120)
+        check_equal(proc.returncode, 0, f"ingest under script (quiet={quiet})")
+        drawn = b"\x1b[K" in proc.stdout and b" inputs, " in proc.stdout
+        check_equal(drawn, not quiet, f"progress drawn on the terminal (quiet={quiet})")
+    piped = common.run(os.path.join(tmp, "pipe.db"), "ingest", samples, check_exit=0)
+    check(b"\x1b" not in piped.stderr and b"\x1b" not in piped.stdout, "no progress in a pipe")
+
+
 def main():
     common.require_environment()
     with common.temp_dir() as tmp:
@@ -246,6 +267,7 @@ def main():
         test_stats(db)
         test_hostile_strings(tmp, os.path.join(tmp, "evil.db"))
         test_default_database_location(tmp)
+        test_progress_only_on_a_terminal(tmp)
         with sqlite3.connect(db) as conn:
             check_equal(conn.execute("PRAGMA integrity_check").fetchone()[0], "ok", "integrity")
     common.finish("cli_test")
