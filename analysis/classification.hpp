@@ -1,0 +1,62 @@
+#pragma once
+// DMARC alignment recomputed from auth results (NOTES §2), and the source
+// classes of issue 4 / shared/tools/README.md "Classification rules".
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "analysis/public_suffix.hpp"
+#include "core/aggregate_report.hpp"
+
+namespace dmarcsift::analysis {
+
+// Machine names (in JSON output): "aligned", "forwarded", "misaligned",
+// "unauthorized", and for groups also "intermittent".
+enum class RowClass : std::uint8_t { aligned, forwarded, misaligned, unauthorized };
+enum class GroupClass : std::uint8_t { aligned, forwarded, misaligned, unauthorized, intermittent };
+const char* to_string(RowClass value);
+const char* to_string(GroupClass value);
+
+// Whether the authenticated domain `auth` aligns with `header_from` under
+// `mode`: strict = equal names, relaxed = equal organizational domains
+// (which must exist). Names are compared normalized (case, trailing dot).
+bool is_aligned(const PublicSuffixList& psl, std::string_view header_from, std::string_view auth,
+                Alignment mode);
+
+// Why our verdict differs from the receiver's policy_evaluated one.
+enum class Disagreement : std::uint8_t {
+  none,
+  receiver_override,  // receiver failed it but gave a forwarding/local-policy reason
+  missing_dkim_entry, // receiver passed DKIM but reported no DKIM pass we could align
+  receiver_disagrees, // anything else: we see an aligned pass the receiver failed, or the reverse
+};
+const char* to_string(Disagreement value);
+
+struct RecordVerdict {
+  bool dkim_aligned = false;  // some DKIM pass aligned under adkim
+  bool spf_aligned = false;   // some SPF pass (scope mfrom or absent) aligned under aspf
+  bool dmarc_pass = false;    // dkim_aligned || spf_aligned
+  bool from_org_spf_failed = false;  // an SPF result (mfrom/absent) for the From org did not pass
+  bool forwarding_override = false;  // forwarded / trusted_forwarder / mailing_list / local_policy "arc=pass"
+  RowClass row_class = RowClass::unauthorized;
+  Disagreement dkim_disagreement = Disagreement::none;  // vs policy_evaluated dkim
+  Disagreement spf_disagreement = Disagreement::none;   // vs policy_evaluated spf
+};
+
+// Evaluates one record under the report's published policy (adkim/aspf).
+RecordVerdict evaluate(const PublicSuffixList& psl, const Record& record,
+                       const PolicyPublished& policy);
+
+// Per (source_ip, header_from) group over the queried window.
+struct GroupTally {
+  std::int64_t messages_by_row_class[4] = {0, 0, 0, 0};  // indexed by RowClass
+  std::int64_t dmarc_pass_rows = 0;
+  std::int64_t misaligned_or_unauthorized_rows = 0;
+  void add(const RecordVerdict& verdict, std::int64_t count);
+};
+// intermittent when the group has a DMARC-passing row and a misaligned or
+// unauthorized row; otherwise the class holding most messages (ties go to
+// aligned, forwarded, misaligned, unauthorized, in that order).
+GroupClass classify_group(const GroupTally& tally);
+
+}  // namespace dmarcsift::analysis
