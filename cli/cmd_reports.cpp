@@ -1,4 +1,3 @@
-#include <ctime>
 #include <iostream>
 #include <sstream>
 
@@ -6,8 +5,8 @@
 
 #include "cli/command.hpp"
 #include "cli/database.hpp"
-#include "cli/dates.hpp"
 #include "cli/output.hpp"
+#include "cli/report_filter.hpp"
 #include "core/content_hash.hpp"
 
 namespace po = boost::program_options;
@@ -17,20 +16,10 @@ namespace {
 
 po::options_description reports_options() {
   po::options_description options("reports options");
+  add_report_filter_options(options);
   options.add_options()
-      ("domain", po::value<std::string>()->value_name("DOMAIN"), "only reports about this policy domain")
-      ("reporter", po::value<std::string>()->value_name("ORG"), "only reports from this reporter (org_name)")
-      ("since", po::value<std::string>()->value_name("WHEN"),
-       "only reports whose period ends at or after WHEN (YYYY-MM-DD, epoch, or 30d / 12h / 2w ago)")
-      ("until", po::value<std::string>()->value_name("WHEN"), "only reports whose period begins before WHEN");
+      ("reporter", po::value<std::string>()->value_name("ORG"), "only reports from this reporter (org_name)");
   return options;
-}
-
-std::int64_t time_option(const po::variables_map& vm, const char* name) {
-  const std::string text = vm[name].as<std::string>();
-  auto parsed = parse_time_arg(text, static_cast<std::int64_t>(std::time(nullptr)));
-  if (!parsed) throw UsageError{"--" + std::string(name) + " '" + text + "' is not a date (YYYY-MM-DD), epoch seconds or an age like 30d"};
-  return *parsed;
 }
 
 void write_summary_json(JsonWriter& json, const storage::ReportSummary& r) {
@@ -59,11 +48,8 @@ ExitCode run_reports(const GlobalOptions& global, const CommandArgs& args) {
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(reports_options()).run(), vm);
   po::notify(vm);
-  storage::ReportFilter filter;
-  if (vm.count("domain")) filter.policy_domain = vm["domain"].as<std::string>();
+  storage::ReportFilter filter = report_filter_from(vm);
   if (vm.count("reporter")) filter.reporter = vm["reporter"].as<std::string>();
-  if (vm.count("since")) filter.since = time_option(vm, "since");
-  if (vm.count("until")) filter.until = time_option(vm, "until");
 
   auto store = open_database(global);
   if (!store) return ExitCode::failure;

@@ -29,11 +29,13 @@ ExitCode run_ingest(const GlobalOptions& global, const CommandArgs& args);
 ExitCode run_reports(const GlobalOptions& global, const CommandArgs& args);
 ExitCode run_show(const GlobalOptions& global, const CommandArgs& args);
 ExitCode run_stats(const GlobalOptions& global, const CommandArgs& args);
+ExitCode run_sources(const GlobalOptions& global, const CommandArgs& args);
 
 // The command's options, for `dmarcsift help COMMAND`.
 std::string ingest_help();
 std::string reports_help();
 std::string show_help();
 std::string stats_help();
+std::string sources_help();
 
 }  // namespace dmarcsift::cli

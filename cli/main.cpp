@@ -30,6 +30,8 @@ const CommandEntry k_commands[] = {
     {"reports", "list stored reports", run_reports, reports_help},
     {"show", "show one stored report in full", run_show, show_help},
     {"stats", "totals: reports, records, messages by disposition", run_stats, stats_help},
+    {"sources", "who sends as your domains: volume, DMARC pass rate, category, service",
+     run_sources, sources_help},
 };
 
 const CommandEntry* find_command(std::string_view name) {

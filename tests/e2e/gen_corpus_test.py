@@ -35,6 +35,32 @@ def expected_no_report(manifest):
     return sum(1 for e in entries if e["outcome"] == "no_report")
 
 
+def check_sources(db, corpus, manifest, scenario):
+    """Issue 4, done-when 1: per-group categories equal groups.tsv and the
+    per-category message totals equal messages_by_group_class."""
+    rows = common.run_json(db, "sources")
+    groups = {}
+    with open(os.path.join(corpus, "groups.tsv"), encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        for line in f:
+            fields = dict(zip(header, line.rstrip("\n").split("\t")))
+            groups[(fields["source_ip"], fields["header_from"])] = (
+                fields["group_class"], int(fields["messages"]), int(fields["rows"]))
+    ours = {(r["source_ip"], r["header_from"]): (r["category"], r["messages"], r["records"])
+            for r in rows}
+    check_equal(len(ours), len(groups), f"{scenario}: number of groups")
+    wrong = [(key, ours.get(key), want) for key, want in groups.items() if ours.get(key) != want]
+    check(not wrong, f"{scenario}: {len(wrong)} groups differ from groups.tsv, e.g. {wrong[:5]}")
+    by_class = {c: 0 for c in manifest["messages_by_group_class"]}
+    for r in rows:
+        by_class[r["category"]] = by_class.get(r["category"], 0) + r["messages"]
+    check_equal(by_class, manifest["messages_by_group_class"], f"{scenario}: messages by category")
+    check_equal(sum(r["dmarc_pass_messages"] for r in rows), manifest["dmarc_pass_messages"],
+                f"{scenario}: DMARC-passing messages")
+    required = {"source_ip", "header_from", "messages", "dmarc_pass_messages", "category", "service"}
+    check(all(required <= set(r) for r in rows), f"{scenario}: sources rows carry {sorted(required)}")
+
+
 def main():
     common.require_environment()
     scenario = sys.argv[1]
@@ -76,6 +102,9 @@ def main():
                 lines = [r for r in summary["rejected"] if relative(r["file"], corpus) == path]
                 check(len(lines) >= 1 and all(r["reason"] for r in lines),
                       f"{scenario}: {path} ({kind}) has no reason: {lines}")
+
+        if scenario in ("plain", "quirks", "mixed", "mbox"):
+            check_sources(db, corpus, manifest, scenario)
 
         # Ingesting the same inputs again stores nothing new and says so.
         again = common.run_json(db, "ingest", target, check_exit=3 if expect_rejects else 0)

@@ -1,0 +1,239 @@
+#include <iostream>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+#include "analysis/sources.hpp"
+#include "cli/command.hpp"
+#include "cli/database.hpp"
+#include "cli/output.hpp"
+#include "cli/report_filter.hpp"
+
+namespace po = boost::program_options;
+
+namespace dmarcsift::cli {
+namespace {
+
+po::options_description sources_options() {
+  po::options_description options("sources options");
+  options.add_options()
+      ("by", po::value<std::string>()->value_name("KEY")->default_value("source"),
+       "group by source (IP and From domain), ip, service, domain or reporter");
+  add_report_filter_options(options);
+  options.add_options()
+      ("failing", po::bool_switch(), "only groups with messages that fail DMARC")
+      ("category", po::value<std::string>()->value_name("CLASS"),
+       "only aligned, forwarded, misaligned, unauthorized or intermittent groups")
+      ("service", po::value<std::string>()->value_name("NAME"),
+       "only groups identified as this service (case-insensitive)")
+      ("min-messages", po::value<std::int64_t>()->value_name("N"), "only groups with at least N messages")
+      ("limit", po::value<std::size_t>()->value_name("N"), "at most N rows")
+      ("sort", po::value<std::string>()->value_name("KEY")->default_value("messages"),
+       "messages (default), pass (lowest DMARC pass rate first), ip, from or last-seen")
+      ("senders", po::value<std::string>()->value_name("FILE"),
+       "extra known senders (same format as the shipped catalog)");
+  return options;
+}
+
+std::optional<analysis::SourceGrouping> parse_grouping(std::string_view text) {
+  if (text == "source") return analysis::SourceGrouping::ip_and_from;
+  if (text == "ip") return analysis::SourceGrouping::ip;
+  if (text == "service") return analysis::SourceGrouping::service;
+  if (text == "domain") return analysis::SourceGrouping::domain;
+  if (text == "reporter") return analysis::SourceGrouping::reporter;
+  return std::nullopt;
+}
+
+std::optional<analysis::GroupClass> parse_class(std::string_view text) {
+  for (auto c : {analysis::GroupClass::aligned, analysis::GroupClass::forwarded,
+                 analysis::GroupClass::misaligned, analysis::GroupClass::unauthorized,
+                 analysis::GroupClass::intermittent}) {
+    if (text == analysis::to_string(c)) return c;
+  }
+  return std::nullopt;
+}
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string percent(std::int64_t part, std::int64_t whole) {
+  if (whole == 0) return "-";
+  char buffer[16];
+  std::snprintf(buffer, sizeof buffer, "%.1f", 100.0 * static_cast<double>(part) / static_cast<double>(whole));
+  return buffer;
+}
+
+void write_row_json(JsonWriter& json, const analysis::SourceRow& row) {
+  const Disposition dispositions[] = {Disposition::none, Disposition::quarantine,
+                                      Disposition::reject, Disposition::pass};
+  json.begin_object()
+      .key("source_ip").value(row.source_ip)
+      .key("header_from").value(row.header_from)
+      .key("policy_domain").value(row.policy_domain)
+      .key("reporter").value(row.reporter)
+      .key("messages").value(row.messages)
+      .key("records").value(row.records)
+      .key("dmarc_pass_messages").value(row.dmarc_pass_messages)
+      .key("spf_aligned_messages").value(row.spf_aligned_messages)
+      .key("dkim_aligned_messages").value(row.dkim_aligned_messages)
+      .key("messages_by_disposition").begin_object();
+  for (Disposition d : dispositions) {
+    json.key(to_string(d)).value(row.messages_by_disposition[static_cast<std::size_t>(d)]);
+  }
+  json.end_object().key("messages_by_row_class").begin_object();
+  for (auto c : {analysis::RowClass::aligned, analysis::RowClass::forwarded,
+                 analysis::RowClass::misaligned, analysis::RowClass::unauthorized}) {
+    json.key(analysis::to_string(c)).value(row.tally.messages_by_row_class[static_cast<std::size_t>(c)]);
+  }
+  json.end_object()
+      .key("category").value(analysis::to_string(row.category))
+      .key("service").value(row.service)
+      .key("first_seen").value(row.first_seen)
+      .key("last_seen").value(row.last_seen)
+      .end_object();
+}
+
+}  // namespace
+
+std::string sources_help() {
+  std::ostringstream out;
+  out << "usage: dmarcsift sources [options]\n\n"
+         "Who sends mail as your domains: one row per source IP and From domain (or\n"
+         "per IP, service, policy domain or reporter with --by), with messages, the\n"
+         "share passing DMARC, SPF and DKIM alignment as recomputed from the auth\n"
+         "results, dispositions, the category and the identified service.\n\n"
+         "Categories: aligned (passes DMARC), forwarded (passes through DKIM while\n"
+         "the From domain's SPF fails, or a receiver vouched for a forwarder or list),\n"
+         "misaligned (authenticated for another domain: a service without custom\n"
+         "domain set-up), unauthorized (nothing passes), intermittent (passes on\n"
+         "some days and fails on others).\n\n"
+      << sources_options() << "\nOutput: --format table (default), json, csv or ndjson.\n";
+  return out.str();
+}
+
+ExitCode run_sources(const GlobalOptions& global, const CommandArgs& args) {
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(sources_options()).run(), vm);
+  po::notify(vm);
+  const auto grouping = parse_grouping(vm["by"].as<std::string>());
+  if (!grouping) throw UsageError{"--by must be source, ip, service, domain or reporter"};
+  const storage::ReportFilter filter = report_filter_from(vm);
+  std::optional<analysis::GroupClass> category;
+  if (vm.count("category")) {
+    category = parse_class(vm["category"].as<std::string>());
+    if (!category) throw UsageError{"--category must be aligned, forwarded, misaligned, unauthorized or intermittent"};
+  }
+  const std::string sort = vm["sort"].as<std::string>();
+  if (sort != "messages" && sort != "pass" && sort != "ip" && sort != "from" && sort != "last-seen") {
+    throw UsageError{"--sort must be messages, pass, ip, from or last-seen"};
+  }
+
+  auto psl = analysis::PublicSuffixList::load();
+  if (!psl) {
+    print_error(psl.error());
+    return ExitCode::failure;
+  }
+  analysis::SenderCatalog senders = analysis::SenderCatalog::builtin();
+  if (vm.count("senders")) {
+    if (auto loaded = senders.load_file(vm["senders"].as<std::string>()); !loaded) {
+      print_error(loaded.error());
+      return ExitCode::failure;
+    }
+  }
+  auto store = open_database(global);
+  if (!store) return ExitCode::failure;
+  auto rows = analysis::summarize_sources(*store, *psl, senders, filter, *grouping);
+  if (!rows) {
+    print_error(rows.error());
+    return ExitCode::failure;
+  }
+
+  std::vector<analysis::SourceRow> selected;
+  for (analysis::SourceRow& row : *rows) {
+    if (vm["failing"].as<bool>() && row.dmarc_pass_messages == row.messages) continue;
+    if (category && row.category != *category) continue;
+    if (vm.count("service") && !equal_ignoring_case(row.service, vm["service"].as<std::string>())) continue;
+    if (vm.count("min-messages") && row.messages < vm["min-messages"].as<std::int64_t>()) continue;
+    selected.push_back(std::move(row));
+  }
+  const auto pass_rate = [](const analysis::SourceRow& r) {
+    return r.messages == 0 ? 1.0 : static_cast<double>(r.dmarc_pass_messages) / static_cast<double>(r.messages);
+  };
+  if (sort == "pass") {
+    std::stable_sort(selected.begin(), selected.end(),
+                     [&](const auto& a, const auto& b) { return pass_rate(a) < pass_rate(b); });
+  } else if (sort == "ip") {
+    std::stable_sort(selected.begin(), selected.end(),
+                     [](const auto& a, const auto& b) { return a.source_ip < b.source_ip; });
+  } else if (sort == "from") {
+    std::stable_sort(selected.begin(), selected.end(),
+                     [](const auto& a, const auto& b) { return a.header_from < b.header_from; });
+  } else if (sort == "last-seen") {
+    std::stable_sort(selected.begin(), selected.end(),
+                     [](const auto& a, const auto& b) { return a.last_seen > b.last_seen; });
+  }
+  if (vm.count("limit") && selected.size() > vm["limit"].as<std::size_t>()) {
+    selected.resize(vm["limit"].as<std::size_t>());
+  }
+
+  if (global.format == Format::json || global.format == Format::ndjson) {
+    if (global.format == Format::json) {
+      JsonWriter json;
+      json.begin_array();
+      for (const auto& row : selected) write_row_json(json, row);
+      json.end_array();
+      std::cout << json.str() << '\n';
+    } else {
+      for (const auto& row : selected) {
+        JsonWriter json;
+        write_row_json(json, row);
+        std::cout << json.str() << '\n';
+      }
+    }
+    return ExitCode::ok;
+  }
+  const bool csv = global.format == Format::csv;
+  Table table;
+  switch (*grouping) {
+    case analysis::SourceGrouping::ip_and_from: table.headers = {"source", "from"}; break;
+    case analysis::SourceGrouping::ip: table.headers = {"source"}; break;
+    case analysis::SourceGrouping::service: table.headers = {"service"}; break;
+    case analysis::SourceGrouping::domain: table.headers = {"domain"}; break;
+    case analysis::SourceGrouping::reporter: table.headers = {"reporter"}; break;
+  }
+  const std::size_t key_columns = table.headers.size();
+  for (const char* h : {"messages", "dmarc%", "spf%", "dkim%", "category"}) table.headers.push_back(h);
+  if (*grouping != analysis::SourceGrouping::service) table.headers.push_back("service");
+  table.right_aligned.assign(table.headers.size(), false);
+  for (std::size_t c = key_columns; c < key_columns + 4; ++c) table.right_aligned[c] = true;
+  for (const auto& row : selected) {
+    std::vector<std::string> cells;
+    switch (*grouping) {
+      case analysis::SourceGrouping::ip_and_from: cells = {row.source_ip, row.header_from}; break;
+      case analysis::SourceGrouping::ip: cells = {row.source_ip}; break;
+      case analysis::SourceGrouping::service: cells = {row.service.empty() ? "(unknown)" : row.service}; break;
+      case analysis::SourceGrouping::domain: cells = {row.policy_domain}; break;
+      case analysis::SourceGrouping::reporter: cells = {row.reporter}; break;
+    }
+    cells.push_back(csv ? std::to_string(row.messages) : with_thousands(row.messages));
+    cells.push_back(percent(row.dmarc_pass_messages, row.messages));
+    cells.push_back(percent(row.spf_aligned_messages, row.messages));
+    cells.push_back(percent(row.dkim_aligned_messages, row.messages));
+    cells.push_back(analysis::to_string(row.category));
+    if (*grouping != analysis::SourceGrouping::service) cells.push_back(row.service);
+    table.rows.push_back(std::move(cells));
+  }
+  if (csv) {
+    table.print_csv(std::cout);
+  } else if (table.rows.empty()) {
+    std::cout << "no sources match\n";
+  } else {
+    table.print(std::cout);
+  }
+  return ExitCode::ok;
+}
+
+}  // namespace dmarcsift::cli
