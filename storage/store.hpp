@@ -99,6 +99,9 @@ class Store {
   virtual Result<StoreOutcome> add_report(const AggregateReport& report,
                                           std::string_view content_hash,
                                           const ReportOrigin& origin) = 0;
+  // Logs one input. Reports added since the last log_input() with the same
+  // ReportOrigin::path belong to this input and refer to its log row, which
+  // add_report() opened provisionally; log them before committing the batch.
   virtual Result<void> log_input(const InputLogEntry& entry) = 0;
 
   virtual Result<std::vector<ReportSummary>> list_reports(const ReportFilter& filter) = 0;

@@ -75,7 +75,7 @@ CREATE TABLE reports (
   testing INTEGER,                         -- 0/1, NULL when absent
   discovery_method INTEGER,
   content_hash BLOB,                       -- XXH3-128 of the report document
-  source_path INTEGER,
+  input INTEGER NOT NULL REFERENCES inputs, -- the ingest log row of the file it came from
   source_entry TEXT,
   message INTEGER REFERENCES mail_messages,
   ingested_at INTEGER NOT NULL,
@@ -167,7 +167,7 @@ CREATE TABLE report_warnings (
 -- The ingest log: one row per file, mailbox message or archive entry read.
 CREATE TABLE inputs (
   id INTEGER PRIMARY KEY,
-  path TEXT NOT NULL,
+  path TEXT,                               -- NULL only for reports stored without a path
   entry TEXT,
   content_hash BLOB,
   outcome INTEGER NOT NULL,                -- InputOutcome

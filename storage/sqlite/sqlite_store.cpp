@@ -34,7 +34,7 @@ constexpr const char* k_insert_message =
 constexpr const char* k_insert_report =
     "INSERT INTO reports (reporter, email, extra_contact_info, report_id, policy_domain,"
     " begin_time, end_time, errors, generator, version, schema_flavour, adkim, aspf, p, sp, np,"
-    " pct, fo, testing, discovery_method, content_hash, source_path, source_entry, message,"
+    " pct, fo, testing, discovery_method, content_hash, input, source_entry, message,"
     " ingested_at, first_record, record_count, message_count, messages_none,"
     " messages_quarantine, messages_reject, messages_pass)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
@@ -57,6 +57,9 @@ constexpr const char* k_insert_warning =
 constexpr const char* k_insert_input =
     "INSERT INTO inputs (path, entry, content_hash, outcome, reason, reports_stored,"
     " duplicate_reports, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+constexpr const char* k_update_input =
+    "UPDATE inputs SET path = ?1, entry = ?2, content_hash = ?3, outcome = ?4, reason = ?5,"
+    " reports_stored = ?6, duplicate_reports = ?7, at = ?8 WHERE id = ?9";
 
 #define DMARCSIFT_NAME(column) "(SELECT text FROM names WHERE id = " column ")"
 constexpr const char* k_list_reports =
@@ -74,10 +77,11 @@ constexpr const char* k_load_report =
     ", r.begin_time, r.end_time, r.errors, " DMARCSIFT_NAME("r.generator") ", "
     DMARCSIFT_NAME("r.version") ", r.schema_flavour, r.adkim, r.aspf, r.p, r.sp, r.np, r.pct, "
     DMARCSIFT_NAME("r.fo") ", r.testing, " DMARCSIFT_NAME("r.discovery_method")
-    ", r.content_hash, " DMARCSIFT_NAME("r.source_path") ", r.source_entry, r.ingested_at,"
+    ", r.content_hash, i.path, r.source_entry, r.ingested_at,"
     " r.first_record, r.record_count, m.id, m.message_id, " DMARCSIFT_NAME("m.from_header")
     ", m.subject, m.date"
-    " FROM reports r LEFT JOIN mail_messages m ON m.id = r.message WHERE r.id = ?1";
+    " FROM reports r LEFT JOIN mail_messages m ON m.id = r.message"
+    " LEFT JOIN inputs i ON i.id = r.input WHERE r.id = ?1";
 constexpr const char* k_load_records =
     "SELECT id, source_ip, count, disposition, dkim, spf, " DMARCSIFT_NAME("header_from") ", "
     DMARCSIFT_NAME("envelope_from") ", " DMARCSIFT_NAME("envelope_to") ", "
@@ -182,6 +186,9 @@ class SqliteStore final : public Store {
   Result<std::optional<std::int64_t>> find_duplicate(const AggregateReport& report,
                                                      std::string_view content_hash);
   Result<std::int64_t> insert_message(const MailMessage& message);
+  // Makes m_input_id the log row of `path`, inserting a provisional one.
+  Result<void> open_input(std::string_view path);
+  Result<void> write_input(Statement& statement, const InputLogEntry& entry);
   Result<void> insert_report(const AggregateReport& report, std::string_view content_hash,
                              const ReportOrigin& origin);
   Result<void> insert_record(const Record& record, std::int64_t id);
@@ -195,13 +202,19 @@ class SqliteStore final : public Store {
   sqlite::SavepointStatements m_savepoint;
   Statement m_find_name, m_insert_name, m_next_record, m_find_identity, m_find_hash,
       m_insert_message, m_insert_report, m_insert_record, m_insert_dkim, m_insert_spf,
-      m_insert_reason, m_insert_warning, m_insert_input, m_list_reports, m_load_report,
+      m_insert_reason, m_insert_warning, m_insert_input, m_update_input, m_list_reports,
+      m_load_report,
       m_load_records, m_load_dkim, m_load_spf, m_load_reasons, m_load_warnings, m_totals;
   // Every name this connection has seen, so each distinct string costs one
   // SQL lookup per process. Names are never deleted, so ids stay valid.
   std::unordered_map<std::string, std::int64_t, NameHash, std::equal_to<>> m_names;
   std::vector<BatchMessage> m_batch_messages;  // mail messages stored in this batch
   std::int64_t m_next_record_id = 0;           // valid inside a batch
+  // The ingest log row of the input whose reports are being added: a report
+  // refers to it instead of repeating its path, and log_input() completes
+  // it. Valid inside a batch, for the path it was opened for.
+  std::string m_input_path;
+  std::optional<std::int64_t> m_input_id;
   std::optional<sqlite::Transaction> m_batch;  // destroyed first: rolls back
 };
 
@@ -225,6 +238,7 @@ Result<void> SqliteStore::prepare_statements() {
       {&m_insert_reason, k_insert_reason, "insert override reason"},
       {&m_insert_warning, k_insert_warning, "insert report warning"},
       {&m_insert_input, k_insert_input, "log input"},
+      {&m_update_input, k_update_input, "update input log"},
       {&m_list_reports, k_list_reports, "list reports"},
       {&m_load_report, k_load_report, "load report"},
       {&m_load_records, k_load_records, "load records"},
@@ -255,6 +269,7 @@ Result<void> SqliteStore::begin_batch() {
   if (!next) return tl::unexpected(std::move(next.error()));
   m_next_record_id = next->value_or(1);
   m_batch_messages.clear();
+  m_input_id.reset();
   m_batch.emplace(std::move(*transaction));
   return {};
 }
@@ -264,6 +279,7 @@ Result<void> SqliteStore::commit_batch() {
   auto committed = m_batch->commit();
   m_batch.reset();  // rolls back when the commit failed
   m_batch_messages.clear();
+  m_input_id.reset();
   if (!committed) forget_uncommitted();
   return committed;
 }
@@ -325,6 +341,10 @@ Result<StoreOutcome> SqliteStore::add_report(const AggregateReport& report,
   if (!duplicate) return tl::unexpected(std::move(duplicate.error()));
   if (*duplicate) return StoreOutcome::duplicate;
 
+  // Outside the report's savepoint: the log row belongs to the input, which
+  // stays in the batch whatever becomes of this report.
+  if (auto opened = open_input(origin.path); !opened) return tl::unexpected(opened.error());
+
   // One savepoint per report: a failure half-way undoes this report only and
   // leaves the batch, and the reports already in it, usable.
   auto savepoint = sqlite::Savepoint::begin(m_savepoint);
@@ -374,11 +394,11 @@ Result<void> SqliteStore::insert_report(const AggregateReport& report,
   // Names first: interning uses other statements, and a failure must not
   // leave half-bound parameters behind.
   enum NameSlot { reporter, email, extra_contact_info, policy_domain, generator, version, fo,
-                  discovery_method, source_path, name_slots };
+                  discovery_method, name_slots };
   const std::string_view texts[name_slots] = {
       metadata.org_name, metadata.email,  metadata.extra_contact_info,
       policy.domain,     metadata.generator, metadata.version,
-      policy.fo,         policy.discovery_method, origin.path};
+      policy.fo,         policy.discovery_method};
   std::optional<std::int64_t> ids[name_slots];
   for (int slot = 0; slot < name_slots; ++slot) {
     auto id = intern(texts[slot]);
@@ -427,7 +447,7 @@ Result<void> SqliteStore::insert_report(const AggregateReport& report,
           .bind(19, optional_int(policy.testing))
           .bind(20, ids[discovery_method])
           .bind_blob(21, content_hash)
-          .bind(22, ids[source_path])
+          .bind(22, m_input_id)
           .bind_text(23, origin.entry)
           .bind(24, message)
           .bind(25, as_int(std::time(nullptr)))
@@ -557,16 +577,35 @@ Result<void> SqliteStore::insert_record(const Record& record, std::int64_t id) {
   return {};
 }
 
-Result<void> SqliteStore::log_input(const InputLogEntry& entry) {
-  return m_insert_input.bind_text(1, entry.path)
+Result<void> SqliteStore::open_input(std::string_view path) {
+  if (m_input_id && m_input_path == path) return {};
+  InputLogEntry provisional;
+  provisional.path = std::string(path);
+  if (auto written = write_input(m_insert_input, provisional); !written) return written;
+  m_input_path = path;
+  m_input_id = sqlite3_last_insert_rowid(m_db.get());
+  return {};
+}
+
+Result<void> SqliteStore::write_input(Statement& statement, const InputLogEntry& entry) {
+  statement.bind_text(1, entry.path)
       .bind_text(2, entry.entry)
       .bind_blob(3, entry.content_hash)
       .bind(4, as_int(entry.outcome))
       .bind_text(5, entry.reason)
       .bind(6, entry.reports_stored)
       .bind(7, entry.duplicate_reports)
-      .bind(8, as_int(std::time(nullptr)))
-      .run();
+      .bind(8, as_int(std::time(nullptr)));
+  if (&statement == &m_update_input) statement.bind(9, m_input_id);
+  return statement.run();
+}
+
+Result<void> SqliteStore::log_input(const InputLogEntry& entry) {
+  const bool opened = m_input_id && m_input_path == entry.path;
+  auto written = write_input(opened ? m_update_input : m_insert_input, entry);
+  m_input_id.reset();
+  m_input_path.clear();
+  return written;
 }
 
 Result<std::vector<ReportSummary>> SqliteStore::list_reports(const ReportFilter& filter) {
