@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -16,6 +15,7 @@
 #include <utility>
 
 #include "ingest/input_reader.hpp"
+#include "ingest/mail.hpp"
 
 namespace dmarcsift::ingest {
 namespace {
@@ -32,6 +32,10 @@ constexpr std::int64_t k_batch_reports = 2000;
 constexpr std::size_t k_chunk_inputs = 64;
 constexpr std::uint64_t k_chunk_bytes = 1 << 20;
 constexpr std::size_t k_chunks_ahead_per_worker = 2;
+// An mbox at least this large is split into its messages before reading, so
+// that they are parsed in parallel and only a window of them is held parsed
+// (200k-record mbox: 6.3 s and 200 MB RSS when read as one input).
+constexpr std::uint64_t k_split_mbox_bytes = 1 << 20;
 
 // Reads a whole file; the error is already in words for the summary.
 Result<std::string> read_whole_file(const std::filesystem::path& path) {
@@ -77,6 +81,29 @@ std::vector<ParsedInput> read_job(Job& job, const Limits& limits) {
   return read_input(job.path, *bytes, limits);
 }
 
+// When `path` is an mbox, adds one job per message and returns true.
+bool split_mbox(const std::filesystem::path& path, std::vector<Job>& jobs) {
+  char head[5] = {};
+  {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const ssize_t got = ::read(fd, head, sizeof head);
+    ::close(fd);
+    if (got != static_cast<ssize_t>(sizeof head) || std::string_view(head, 5) != "From ") return false;
+  }
+  auto bytes = read_whole_file(path);
+  if (!bytes) return false;  // reported when the job reads it again
+  const std::size_t before = jobs.size();
+  for_each_mbox_message(*bytes, [&](std::size_t index, std::string&& message) {
+    const std::uint64_t size = message.size();
+    jobs.push_back({path.string() + "#" + std::to_string(index), std::move(message), "", size});
+  });
+  if (jobs.size() == before) {
+    jobs.push_back({path.string(), std::nullopt, "mbox file holds no message"});
+  }
+  return true;
+}
+
 // Expands `path` into jobs: a file is one; a directory is walked in name
 // order. Maildir delivers into tmp/ and renames into new/ when complete, so
 // what is still in a Maildir's tmp/ may be half written and is skipped.
@@ -89,7 +116,9 @@ void collect_jobs(const std::filesystem::path& path, std::vector<Job>& jobs) {
     return;
   }
   if (!S_ISDIR(info.st_mode)) {
-    jobs.push_back({path.string(), std::nullopt, "", static_cast<std::uint64_t>(info.st_size)});
+    if (static_cast<std::uint64_t>(info.st_size) < k_split_mbox_bytes || !split_mbox(path, jobs)) {
+      jobs.push_back({path.string(), std::nullopt, "", static_cast<std::uint64_t>(info.st_size)});
+    }
     return;
   }
   std::error_code ec;
@@ -117,7 +146,7 @@ std::vector<std::size_t> chunk_ends(const std::vector<Job>& jobs) {
   std::uint64_t bytes = 0;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     ++count;
-    bytes += jobs[i].size + (jobs[i].bytes ? jobs[i].bytes->size() : 0);
+    bytes += jobs[i].size;
     if (count == k_chunk_inputs || bytes >= k_chunk_bytes || i + 1 == jobs.size()) {
       ends.push_back(i + 1);
       count = 0;
@@ -142,7 +171,8 @@ class Ingester::Impl {
 
   Result<void> ingest_bytes(std::string_view name, std::string bytes) {
     std::vector<Job> jobs;
-    jobs.push_back({std::string(name), std::move(bytes), "", 0});
+    const std::uint64_t size = bytes.size();
+    jobs.push_back({std::string(name), std::move(bytes), "", size});
     return run(jobs);
   }
 
