@@ -579,6 +579,11 @@ constexpr Word<SpfScope> k_spf_scopes[] = {{"mfrom", SpfScope::mfrom}, {"helo", 
 constexpr Word<bool> k_testing[] = {{"n", false}, {"y", true}};
 constexpr Word<std::string_view> k_discovery_methods[] = {{"psl", "psl"}, {"treewalk", "treewalk"}};
 
+// A count above 2^40 (1.1e12 messages from one IP in one report) is no
+// receiver's report but a forged or corrupt one; capping it keeps every sum
+// over millions of records far from 64-bit overflow.
+constexpr std::int64_t k_max_record_count = std::int64_t{1} << 40;
+
 class ReportReader {
  public:
   ReportReader(AggregateReport& report, std::string_view origin)
@@ -588,8 +593,7 @@ class ReportReader {
     detect_schema(feedback);
     if (auto ok = read_metadata(feedback); !ok) return ok;
     if (auto ok = read_policy(feedback); !ok) return ok;
-    read_records(feedback);
-    return {};
+    return read_records(feedback);
   }
 
  private:
@@ -865,20 +869,31 @@ class ReportReader {
     return true;
   }
 
-  void read_records(pugi::xml_node feedback) {
+  Result<void> read_records(pugi::xml_node feedback) {
     std::size_t total = 0;
     for_each_element(feedback, [&](pugi::xml_node, std::string_view name) {
       if (name == "record") ++total;
     });
     m_report.records.reserve(total);
     int index = 0;
+    // Every total of the report's counts must fit in 64 bits, in storage and
+    // in every query; per-record counts are capped, and so is their sum.
+    std::int64_t messages = 0;
+    bool overflow = false;
     for_each_element(feedback, [&](pugi::xml_node child, std::string_view name) {
-      if (name != "record") return;
+      if (name != "record" || overflow) return;
       m_record = ++index;
       Record record;
-      if (read_record(child, record)) m_report.records.push_back(std::move(record));
+      if (!read_record(child, record)) return;
+      overflow = __builtin_add_overflow(messages, record.count, &messages);
+      m_report.records.push_back(std::move(record));
     });
     m_record = 0;
+    if (overflow) {
+      return fail(Errc::bad_input, std::string(m_origin),
+                  "the record counts add up to more than 2^63 - 1 messages");
+    }
+    return {};
   }
 
   bool drop_record(std::string reason) {
@@ -934,6 +949,10 @@ class ReportReader {
         return drop_record("count " + quote(count_text) + " is negative");
       case NumberStatus::overflow:
         return drop_record("count " + quote(count_text) + " exceeds the 64-bit range");
+    }
+    if (count.value > k_max_record_count) {
+      return drop_record("count " + quote(count_text) + " is more than " +
+                         std::to_string(k_max_record_count) + " messages, more than any receiver sees");
     }
     record.count = count.value;
 

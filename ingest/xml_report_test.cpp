@@ -521,12 +521,16 @@ TEST_CASE("an unusable record is dropped with its reason; the others are kept") 
   }
 }
 
-TEST_CASE("the largest int64 count is kept exactly") {
+TEST_CASE("the largest accepted count (2^40) is kept exactly, one more is dropped") {
   Parts parts;
-  parts.records = Parts::record("192.0.2.1", "9223372036854775807");
+  parts.records = Parts::record("192.0.2.1", "1099511627776") + Parts::record("192.0.2.2", "1099511627777");
   const AggregateReport report = parse_ok(parts.xml());
   REQUIRE(report.records.size() == 1);
-  CHECK(report.records[0].count == 9223372036854775807);
+  CHECK(report.records[0].count == 1099511627776);
+  const Warning* warning = find_warning(report, "record_dropped");
+  REQUIRE(warning != nullptr);
+  CHECK(warning->detail ==
+        "record 2: count '1099511627777' is more than 1099511627776 messages, more than any receiver sees");
 }
 
 TEST_CASE("a report whose only record is empty is kept with 0 records (o2.pl)") {
@@ -768,3 +772,31 @@ TEST_CASE("deep nesting neither recurses nor fails the report") {
 
 }  // namespace
 }  // namespace dmarcsift::ingest
+
+TEST_CASE("fuzz regression: counts that overflow a 64-bit sum never reach storage") {
+  const auto doc = [](const std::string& records) {
+    return "<feedback><report_metadata><org_name>a</org_name><report_id>1</report_id>"
+           "<date_range><begin>0</begin><end>1</end></date_range></report_metadata>"
+           "<policy_published><domain>a</domain></policy_published>" + records + "</feedback>";
+  };
+  const auto record = [](const std::string& count) {
+    return "<record><row><source_ip>192.0.2.1</source_ip><count>" + count + "</count></row></record>";
+  };
+  SUBCASE("a count above 2^40 drops its record") {
+    auto report = dmarcsift::ingest::parse_xml_report(
+        doc(record("9223372036854775807") + record("1099511627776") + record("1")), "big.xml");
+    REQUIRE(report);
+    REQUIRE(report->records.size() == 2);
+    CHECK(report->records[0].count == 1099511627776);
+    CHECK(report->records[1].count == 1);
+    REQUIRE(!report->warnings.empty());
+    bool found = false;
+    for (const auto& w : report->warnings) {
+      if (w.kind != "record_dropped") continue;
+      found = true;
+      CHECK(w.detail == "record 1: count '9223372036854775807' is more than 1099511627776 messages, "
+                        "more than any receiver sees");
+    }
+    CHECK(found);
+  }
+}
