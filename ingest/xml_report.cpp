@@ -579,10 +579,11 @@ constexpr Word<SpfScope> k_spf_scopes[] = {{"mfrom", SpfScope::mfrom}, {"helo", 
 constexpr Word<bool> k_testing[] = {{"n", false}, {"y", true}};
 constexpr Word<std::string_view> k_discovery_methods[] = {{"psl", "psl"}, {"treewalk", "treewalk"}};
 
-// A count above 2^40 (1.1e12 messages from one IP in one report) is no
-// receiver's report but a forged or corrupt one; capping it keeps every sum
-// over millions of records far from 64-bit overflow.
-constexpr std::int64_t k_max_record_count = std::int64_t{1} << 40;
+// A count above 2^32 (4.3 billion messages from one IP in one report) is no
+// receiver's report but a forged or corrupt one. The cap keeps every sum of
+// counts, per report, per run and over the database (SQLite's sum() fails
+// on overflow), below 2^63 until a database holds 2^31 records at the cap.
+constexpr std::int64_t k_max_record_count = std::int64_t{1} << 32;
 
 class ReportReader {
  public:

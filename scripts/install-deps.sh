@@ -11,6 +11,11 @@ packages=(
   python3 ca-certificates bsdutils
 )
 
+# --fuzz adds the compiler the libFuzzer targets need (scripts/fuzz.sh).
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
+
 as_root=()
 if [ "$(id -u)" -ne 0 ]; then as_root=(sudo); fi
 
