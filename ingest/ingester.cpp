@@ -27,11 +27,11 @@ constexpr std::int64_t k_batch_reports = 2000;
 // Workers take consecutive inputs in chunks, so that threads hand over work
 // a few hundred times per run rather than once per small file: per-file
 // hand-over cost 28,500 context switches on a 24,425-file corpus. A chunk
-// ends at 64 inputs or 1 MiB of input bytes, and each worker reads at most
+// ends at 64 inputs or 256 KiB of input bytes, and each worker reads at most
 // two chunks ahead of the storing thread, so memory stays bounded by a few
 // chunks, not by the corpus.
 constexpr std::size_t k_chunk_inputs = 64;
-constexpr std::uint64_t k_chunk_bytes = 1 << 20;
+constexpr std::uint64_t k_chunk_bytes = 256 << 10;
 constexpr std::size_t k_chunks_ahead_per_worker = 2;
 // An mbox at least this large is split into its messages before reading, so
 // that they are parsed in parallel and only a window of them is held parsed
