@@ -218,6 +218,8 @@ void Table::print(std::ostream& out) const {
       line.append(cells[c]);
       if (!right && c + 1 < cells.size()) line.append(pad, ' ');
     }
+    // Empty trailing cells would leave padding at the end of the line.
+    line.erase(line.find_last_not_of(' ') + 1);
     out << line << '\n';
   };
   print_row(headers);

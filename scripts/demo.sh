@@ -7,3 +7,4 @@ bash scripts/build.sh
 ./build/cli/dmarcsift ingest sample-reports
 ./build/cli/dmarcsift reports
 ./build/cli/dmarcsift stats
+./build/cli/dmarcsift sources --failing
