@@ -51,14 +51,17 @@ Result<std::vector<SourceRow>> summarize_sources(storage::Store& store,
         if (grouping == SourceGrouping::ip_and_from) row.header_from = record.header_from;
         row.policy_domain = report.policy.domain;
         if (grouping == SourceGrouping::reporter) row.reporter = report.metadata.org_name;
-        row.service = service;
         row.first_seen = report.metadata.date_range.begin;
         row.last_seen = report.metadata.date_range.end;
       }
       SourceRow& row = rows[it->second];
       // A source IP can sign with different services over time; keep the
       // first one identified.
-      if (row.service.empty()) row.service = service;
+      if (row.sender == nullptr && sender != nullptr) {
+        row.sender = sender;
+        row.service = service;
+      }
+      row.evidence.add(psl, record, report.policy, verdict);
       row.messages += record.count;
       row.records += 1;
       if (verdict.dmarc_pass) row.dmarc_pass_messages += record.count;
@@ -70,7 +73,10 @@ Result<std::vector<SourceRow>> summarize_sources(storage::Store& store,
       row.last_seen = std::max(row.last_seen, report.metadata.date_range.end);
     }
   }
-  for (SourceRow& row : rows) row.category = classify_group(row.tally);
+  for (SourceRow& row : rows) {
+    row.category = classify_group(row.tally);
+    row.diagnosis = diagnose(row.evidence, row.category, row.sender, row.source_ip);
+  }
   std::sort(rows.begin(), rows.end(), [](const SourceRow& a, const SourceRow& b) {
     return std::tie(b.messages, a.source_ip, a.header_from, a.service, a.policy_domain, a.reporter) <
            std::tie(a.messages, b.source_ip, b.header_from, b.service, b.policy_domain, b.reporter);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "analysis/classification.hpp"
+#include "analysis/diagnosis.hpp"
 #include "analysis/identify.hpp"
 #include "analysis/public_suffix.hpp"
 #include "core/result.hpp"
@@ -33,6 +34,9 @@ struct SourceRow {
   storage::DispositionCounts messages_by_disposition{};
   GroupTally tally;
   GroupClass category = GroupClass::unauthorized;
+  const KnownSender* sender = nullptr;  // into the catalog passed in; null when unknown
+  Evidence evidence;
+  std::vector<Diagnosis> diagnosis;  // most severe first
   std::int64_t first_seen = 0;  // earliest report begin
   std::int64_t last_seen = 0;   // latest report end
 };

@@ -91,6 +91,12 @@ void write_row_json(JsonWriter& json, const analysis::SourceRow& row) {
   json.end_object()
       .key("category").value(analysis::to_string(row.category))
       .key("service").value(row.service)
+      .key("diagnosis").begin_array();
+  for (const analysis::Diagnosis& d : row.diagnosis) {
+    json.begin_object().key("key").value(d.key).key("cause").value(d.cause).key("fix").value(d.fix)
+        .end_object();
+  }
+  json.end_array()
       .key("first_seen").value(row.first_seen)
       .key("last_seen").value(row.last_seen)
       .end_object();
@@ -207,6 +213,7 @@ ExitCode run_sources(const GlobalOptions& global, const CommandArgs& args) {
   const std::size_t key_columns = table.headers.size();
   for (const char* h : {"messages", "dmarc%", "spf%", "dkim%", "category"}) table.headers.push_back(h);
   if (*grouping != analysis::SourceGrouping::service) table.headers.push_back("service");
+  if (csv) table.headers.push_back("diagnosis");
   table.right_aligned.assign(table.headers.size(), false);
   for (std::size_t c = key_columns; c < key_columns + 4; ++c) table.right_aligned[c] = true;
   for (const auto& row : selected) {
@@ -224,6 +231,11 @@ ExitCode run_sources(const GlobalOptions& global, const CommandArgs& args) {
     cells.push_back(percent(row.dkim_aligned_messages, row.messages));
     cells.push_back(analysis::to_string(row.category));
     if (*grouping != analysis::SourceGrouping::service) cells.push_back(row.service);
+    if (csv) {
+      std::string keys;
+      for (const analysis::Diagnosis& d : row.diagnosis) keys += (keys.empty() ? "" : " ") + d.key;
+      cells.push_back(keys);
+    }
     table.rows.push_back(std::move(cells));
   }
   if (csv) {

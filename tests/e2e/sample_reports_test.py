@@ -20,6 +20,45 @@ def locate(rel):
 DISPOSITIONS = ("none", "quarantine", "reject", "pass")
 
 
+# Issue 4: the diagnosis of the sample sources that need one, by key. The
+# scenario of each is in docs/sample-reports.md.
+EXPECTED_DIAGNOSES = {
+    ("198.51.100.90", "example.net"): ["esp_default_dkim"],           # Mailchimp, no custom DKIM
+    ("203.0.113.17", "example.com"): ["esp_default_dkim"],            # Google Workspace, not set up
+    ("203.0.113.45", "example.com"): ["esp_default_dkim"],            # Microsoft 365, not set up
+    ("198.51.100.20", "example.net"): ["esp_default_dkim"],           # SendGrid
+    ("198.51.100.120", "example.net"): ["esp_default_dkim"],          # Amazon SES
+    ("192.0.2.60", "example.net"): ["spf_permerror", "dns_temperror"],
+    ("198.51.100.21", "news.bluepeak.example"): ["strict_alignment_subdomain"],
+    ("192.0.2.11", "example.com"): ["receiver_disagrees"],            # Mail.Ru
+    ("198.51.100.150", "example.com"): ["spf_not_covering_source"],
+    ("198.51.100.36", "example.org"): ["forwarded"],                  # list, mailing_list override
+    ("203.0.113.152", "example.org"): ["dkim_fail_selector", "spoofed"],
+    ("203.0.113.99", "example.com"): ["spoofed"],
+    ("2001:db8:bad:1::66", "secure-login.example.com"): ["spoofed"],
+}
+
+
+def check_diagnoses(db):
+    rows = common.run_json(db, "sources")
+    found = {(r["source_ip"], r["header_from"]): r for r in rows}
+    for key, want in EXPECTED_DIAGNOSES.items():
+        row = found.get(key)
+        if not check(row is not None, f"sources has {key}"):
+            continue
+        check_equal([d["key"] for d in row["diagnosis"]], want, f"diagnosis of {key}")
+        check(all(d["cause"] and d["fix"] for d in row["diagnosis"]), f"{key}: cause and fix given")
+    aligned = [r for r in rows if r["category"] == "aligned" and r["diagnosis"]
+               and [d["key"] for d in r["diagnosis"]] != ["receiver_disagrees"]]
+    check_equal(aligned, [], "aligned sources need no fix")
+    mailchimp = found[("198.51.100.90", "example.net")]
+    check_equal(mailchimp["service"], "Mailchimp", "Mailchimp identified")
+    with open(os.path.join(ROOT, "analysis", "data", "senders.tsv"), encoding="utf-8") as f:
+        catalog = {line.split("\t")[0]: line.rstrip("\n").split("\t")[5]
+                   for line in f if line.strip() and not line.startswith("#")}
+    check_equal(mailchimp["diagnosis"][0]["fix"], catalog["Mailchimp"], "Mailchimp fix from the catalog")
+
+
 def main():
     common.require_environment()
     proc = subprocess.run([sys.executable, os.path.join(TOOLS, "check_expected.py")],
@@ -58,6 +97,7 @@ def main():
         check_equal((st["reports"], st["records"], st["messages"]),
                     (totals["reports"], totals["records"], totals["messages"]), "sample-reports totals")
         check_equal(summary.get("inputs_no_report"), 1, "the notice in the mbox is skipped")
+        check_diagnoses(db)
         check_equal(st["messages_by_disposition"], by_disposition, "sample-reports dispositions")
     common.finish("sample_reports_test")
 
