@@ -30,6 +30,7 @@ ExitCode run_reports(const GlobalOptions& global, const CommandArgs& args);
 ExitCode run_show(const GlobalOptions& global, const CommandArgs& args);
 ExitCode run_stats(const GlobalOptions& global, const CommandArgs& args);
 ExitCode run_sources(const GlobalOptions& global, const CommandArgs& args);
+ExitCode run_domains(const GlobalOptions& global, const CommandArgs& args);
 
 // The command's options, for `dmarcsift help COMMAND`.
 std::string ingest_help();
@@ -37,5 +38,6 @@ std::string reports_help();
 std::string show_help();
 std::string stats_help();
 std::string sources_help();
+std::string domains_help();
 
 }  // namespace dmarcsift::cli

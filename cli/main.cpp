@@ -32,6 +32,8 @@ const CommandEntry k_commands[] = {
     {"stats", "totals: reports, records, messages by disposition", run_stats, stats_help},
     {"sources", "who sends as your domains: volume, DMARC pass rate, category, service",
      run_sources, sources_help},
+    {"domains", "per domain: policy, pass rate, what p=reject would refuse, next step",
+     run_domains, domains_help},
 };
 
 const CommandEntry* find_command(std::string_view name) {

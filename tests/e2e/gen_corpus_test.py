@@ -61,6 +61,25 @@ def check_sources(db, corpus, manifest, scenario):
     check(all(required <= set(r) for r in rows), f"{scenario}: sources rows carry {sorted(required)}")
 
 
+def check_domains(db, manifest, scenario):
+    """Issue 4: per-domain volume, DMARC pass, groups, categories and the
+    published policy equal the manifest's domains section."""
+    rows = {r["domain"]: r for r in common.run_json(db, "domains")}
+    check_equal(sorted(rows), sorted(manifest["domains"]), f"{scenario}: domains")
+    for domain, want in manifest["domains"].items():
+        row = rows.get(domain)
+        if row is None:
+            continue
+        got = (row["messages"], row["dmarc_pass_messages"], row["sources"], row["messages_by_category"])
+        check_equal(got, (want["messages"], want["dmarc_pass_messages"], want["groups"],
+                          want["messages_by_group_class"]), f"{scenario}: domain {domain}")
+        check_equal(row["published"]["p"], want["published"]["p"], f"{scenario}: {domain} p")
+        # RFC 9990 reports and some others omit pct: compare it when reported.
+        if row["published"]["pct"] is not None:
+            check_equal(row["published"]["pct"], want["published"]["pct"], f"{scenario}: {domain} pct")
+        check(row["next_step"] and row["reason"], f"{scenario}: {domain} has a next step")
+
+
 def main():
     common.require_environment()
     scenario = sys.argv[1]
@@ -105,6 +124,7 @@ def main():
 
         if scenario in ("plain", "quirks", "mixed", "mbox"):
             check_sources(db, corpus, manifest, scenario)
+            check_domains(db, manifest, scenario)
 
         # Ingesting the same inputs again stores nothing new and says so.
         again = common.run_json(db, "ingest", target, check_exit=3 if expect_rejects else 0)
