@@ -20,6 +20,23 @@ std::string group_key(SourceGrouping grouping, const std::string& ip, const Reco
   return ip;
 }
 
+// "dkim=pass d=sendgrid.net s=s1; spf=pass smtp.mailfrom=sendgrid.net", in
+// the words of an Authentication-Results header (RFC 8601).
+std::string describe_auth(const Record& record) {
+  std::string out;
+  for (const DkimAuth& dkim : record.dkim_results) {
+    if (!out.empty()) out += "; ";
+    out += std::string("dkim=") + to_string(dkim.result) + " d=" + dkim.domain;
+    if (!dkim.selector.empty()) out += " s=" + dkim.selector;
+  }
+  for (const SpfAuth& spf : record.spf_results) {
+    if (!out.empty()) out += "; ";
+    out += std::string("spf=") + to_string(spf.result) +
+           (spf.scope == SpfScope::helo ? " smtp.helo=" : " smtp.mailfrom=") + spf.domain;
+  }
+  return out.empty() ? "no auth results" : out;
+}
+
 }  // namespace
 
 Result<std::vector<SourceRow>> summarize_sources(storage::Store& store,
@@ -31,6 +48,7 @@ Result<std::vector<SourceRow>> summarize_sources(storage::Store& store,
   if (!reports) return tl::unexpected(reports.error());
   std::unordered_map<std::string, std::size_t> index;
   std::vector<SourceRow> rows;
+  std::vector<std::int64_t> largest_failing;  // per row: count of its sample record
   for (const storage::ReportSummary& summary : *reports) {
     auto loaded = store.load_report(summary.id);
     if (!loaded) return tl::unexpected(loaded.error());
@@ -46,6 +64,7 @@ Result<std::vector<SourceRow>> summarize_sources(storage::Store& store,
       auto [it, inserted] = index.try_emplace(key, rows.size());
       if (inserted) {
         SourceRow& row = rows.emplace_back();
+        largest_failing.push_back(0);
         const bool by_ip = grouping == SourceGrouping::ip_and_from || grouping == SourceGrouping::ip;
         if (by_ip) row.source_ip = ip;
         if (grouping == SourceGrouping::ip_and_from) row.header_from = record.header_from;
@@ -62,6 +81,16 @@ Result<std::vector<SourceRow>> summarize_sources(storage::Store& store,
         row.service = service;
       }
       row.evidence.add(psl, record, report.policy, verdict);
+      const std::string& reporter = report.metadata.org_name;
+      if (std::find(row.reporters.begin(), row.reporters.end(), reporter) == row.reporters.end()) {
+        row.reporters.push_back(reporter);
+      }
+      const std::int64_t day = report.metadata.date_range.begin / 86400;
+      if (std::find(row.days.begin(), row.days.end(), day) == row.days.end()) row.days.push_back(day);
+      if (!verdict.dmarc_pass && record.count > largest_failing[it->second]) {
+        largest_failing[it->second] = record.count;
+        row.sample_auth = describe_auth(record);
+      }
       row.messages += record.count;
       row.records += 1;
       if (verdict.dmarc_pass) row.dmarc_pass_messages += record.count;

@@ -36,6 +36,9 @@ struct SourceRow {
   GroupClass category = GroupClass::unauthorized;
   const KnownSender* sender = nullptr;  // into the catalog passed in; null when unknown
   Evidence evidence;
+  std::vector<std::string> reporters;   // distinct org_names that reported the group
+  std::vector<std::int64_t> days;       // distinct UTC days (begin / 86400) it was seen
+  std::string sample_auth;              // auth results of its largest failing record
   std::vector<Diagnosis> diagnosis;  // most severe first
   std::int64_t first_seen = 0;  // earliest report begin
   std::int64_t last_seen = 0;   // latest report end

@@ -31,6 +31,7 @@ ExitCode run_show(const GlobalOptions& global, const CommandArgs& args);
 ExitCode run_stats(const GlobalOptions& global, const CommandArgs& args);
 ExitCode run_sources(const GlobalOptions& global, const CommandArgs& args);
 ExitCode run_domains(const GlobalOptions& global, const CommandArgs& args);
+ExitCode run_analyze(const GlobalOptions& global, const CommandArgs& args);
 
 // The command's options, for `dmarcsift help COMMAND`.
 std::string ingest_help();
@@ -39,5 +40,6 @@ std::string show_help();
 std::string stats_help();
 std::string sources_help();
 std::string domains_help();
+std::string analyze_help();
 
 }  // namespace dmarcsift::cli

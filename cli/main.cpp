@@ -34,6 +34,8 @@ const CommandEntry k_commands[] = {
      run_sources, sources_help},
     {"domains", "per domain: policy, pass rate, what p=reject would refuse, next step",
      run_domains, domains_help},
+    {"analyze", "findings, most severe first: diagnosis, fix, what receivers do",
+     run_analyze, analyze_help},
 };
 
 const CommandEntry* find_command(std::string_view name) {

@@ -59,6 +59,38 @@ def check_diagnoses(db):
     check_equal(mailchimp["diagnosis"][0]["fix"], catalog["Mailchimp"], "Mailchimp fix from the catalog")
 
 
+def check_analyze(db):
+    """Issue 4: findings come most severe first, with each receiver family's
+    reply today and at p=reject."""
+    findings = common.run_json(db, "analyze")
+    order = ["critical", "high", "medium", "low"]
+    ranks = [order.index(f["severity"]) for f in findings]
+    check_equal(ranks, sorted(ranks), "findings sorted by severity")
+    by_source = {(f["source_ip"], f["header_from"]): f for f in findings}
+    workspace = by_source.get(("203.0.113.17", "example.com"))
+    if check(workspace is not None, "Google Workspace source is a finding"):
+        check_equal(workspace["severity"], "critical", "legitimate mail refused under p=reject")
+        check_equal(workspace["forecast"]["gmail"]["today"],
+                    {"action": "rejected", "reply": "550 5.7.26 Unauthenticated email from example.com "
+                     "is not accepted due to domain's DMARC policy"}, "Gmail today")
+        check_equal(workspace["forecast"]["microsoft"]["today"]["reply"],
+                    "550 5.7.509 Access denied, sending domain example.com does not pass DMARC "
+                    "verification and has a DMARC policy of reject", "Microsoft today")
+        check_equal(workspace["forecast"]["yahoo"]["today"]["reply"],
+                    "554 5.7.9 Message not accepted for policy reasons", "Yahoo today")
+    mailchimp = by_source.get(("198.51.100.90", "example.net"))
+    if check(mailchimp is not None, "Mailchimp source is a finding"):
+        check_equal(mailchimp["severity"], "high", "legitimate mail that p=reject would refuse")
+        check_equal(mailchimp["forecast"]["other"]["today"], {"action": "delivered", "reply": ""},
+                    "p=none delivers it today")
+        check_equal(mailchimp["forecast"]["other"]["at_reject"]["reply"],
+                    "550 5.7.1 Rejected by DMARC policy for example.net", "at p=reject")
+    spoof = by_source.get(("2001:db8:bad:3::9", "example.net"))
+    if check(spoof is not None, "spoofing under p=none is a finding"):
+        check_equal(spoof["severity"], "medium", "spoofing delivered today")
+    check(("198.51.100.36", "example.org") not in by_source, "a vouched-for list needs no finding")
+
+
 def main():
     common.require_environment()
     proc = subprocess.run([sys.executable, os.path.join(TOOLS, "check_expected.py")],
@@ -98,6 +130,7 @@ def main():
                     (totals["reports"], totals["records"], totals["messages"]), "sample-reports totals")
         check_equal(summary.get("inputs_no_report"), 1, "the notice in the mbox is skipped")
         check_diagnoses(db)
+        check_analyze(db)
         check_equal(st["messages_by_disposition"], by_disposition, "sample-reports dispositions")
     common.finish("sample_reports_test")
 
