@@ -8,3 +8,5 @@ bash scripts/build.sh
 ./build/cli/dmarcsift reports
 ./build/cli/dmarcsift stats
 ./build/cli/dmarcsift sources --failing
+./build/cli/dmarcsift domains
+./build/cli/dmarcsift analyze --min-severity high

@@ -36,6 +36,8 @@ EXPECTED_DIAGNOSES = {
     ("203.0.113.152", "example.org"): ["dkim_fail_selector", "spoofed"],
     ("203.0.113.99", "example.com"): ["spoofed"],
     ("2001:db8:bad:1::66", "secure-login.example.com"): ["spoofed"],
+    ("198.51.100.70", "example.org"): ["dkim_missing"],               # in SPF, never signs
+    ("198.51.100.75", "example.org"): ["third_party_unaligned"],      # an uncatalogued vendor
 }
 
 
