@@ -94,7 +94,8 @@ ExitCode run_reports(const GlobalOptions& global, const CommandArgs& args) {
       } else if (table.rows.empty()) {
         std::cout << "no reports stored" << (vm.empty() ? "" : " match") << '\n';
       } else {
-        table.print(std::cout);
+        table.max_width = output_columns();
+    table.print(std::cout);
       }
       break;
     }

@@ -211,11 +211,22 @@ ExitCode run_sources(const GlobalOptions& global, const CommandArgs& args) {
     case analysis::SourceGrouping::reporter: table.headers = {"reporter"}; break;
   }
   const std::size_t key_columns = table.headers.size();
-  for (const char* h : {"messages", "dmarc%", "spf%", "dkim%", "category"}) table.headers.push_back(h);
+  // On a narrow terminal the SPF and DKIM rates give way to the key, the
+  // From domain and the service; JSON and CSV always carry them.
+  const std::size_t columns = csv ? 0 : output_columns();
+  const bool rates = columns == 0 || columns >= 120;
+  table.headers.push_back("messages");
+  table.headers.push_back("dmarc%");
+  if (rates) {
+    table.headers.push_back("spf%");
+    table.headers.push_back("dkim%");
+  }
+  const std::size_t category_column = table.headers.size();
+  table.headers.push_back("category");
   if (*grouping != analysis::SourceGrouping::service) table.headers.push_back("service");
   if (csv) table.headers.push_back("diagnosis");
   table.right_aligned.assign(table.headers.size(), false);
-  for (std::size_t c = key_columns; c < key_columns + 4; ++c) table.right_aligned[c] = true;
+  for (std::size_t c = key_columns; c < category_column; ++c) table.right_aligned[c] = true;
   for (const auto& row : selected) {
     std::vector<std::string> cells;
     switch (*grouping) {
@@ -227,8 +238,10 @@ ExitCode run_sources(const GlobalOptions& global, const CommandArgs& args) {
     }
     cells.push_back(csv ? std::to_string(row.messages) : with_thousands(row.messages));
     cells.push_back(percent(row.dmarc_pass_messages, row.messages));
-    cells.push_back(percent(row.spf_aligned_messages, row.messages));
-    cells.push_back(percent(row.dkim_aligned_messages, row.messages));
+    if (rates) {
+      cells.push_back(percent(row.spf_aligned_messages, row.messages));
+      cells.push_back(percent(row.dkim_aligned_messages, row.messages));
+    }
     cells.push_back(analysis::to_string(row.category));
     if (*grouping != analysis::SourceGrouping::service) cells.push_back(row.service);
     if (csv) {
@@ -243,6 +256,12 @@ ExitCode run_sources(const GlobalOptions& global, const CommandArgs& args) {
   } else if (table.rows.empty()) {
     std::cout << "no sources match\n";
   } else {
+    table.max_width = columns;
+    // An address cut short would name another source; a category is a key.
+    table.keep_whole.assign(table.headers.size(), false);
+    table.keep_whole[0] = *grouping == analysis::SourceGrouping::ip_and_from ||
+                          *grouping == analysis::SourceGrouping::ip;
+    table.keep_whole[category_column] = true;
     table.print(std::cout);
   }
   return ExitCode::ok;

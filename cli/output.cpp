@@ -1,5 +1,8 @@
 #include "cli/output.hpp"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <ctime>
 #include <ostream>
 
@@ -194,7 +197,43 @@ std::size_t display_width(std::string_view text) {
   for (unsigned char c : text) width += (c & 0xC0) != 0x80;
   return width;
 }
+
+// `text` cut to `width` display columns, ending in "…" when cut.
+std::string cut_to(const std::string& text, std::size_t width) {
+  if (display_width(text) <= width) return text;
+  std::string out;
+  std::size_t used = 0;
+  for (std::size_t i = 0; i < text.size() && used + 1 < width;) {
+    std::size_t length = 1;
+    while (i + length < text.size() && (static_cast<unsigned char>(text[i + length]) & 0xC0) == 0x80) ++length;
+    out.append(text, i, length);
+    i += length;
+    ++used;
+  }
+  return out + "\xE2\x80\xA6";
+}
 }  // namespace
+
+void Table::fit_widths(std::vector<std::size_t>& widths) const {
+  constexpr std::size_t k_min_width = 8;
+  if (max_width == 0 || widths.empty()) return;
+  const auto total = [&] {
+    std::size_t sum = 2 * (widths.size() - 1);
+    for (std::size_t w : widths) sum += w;
+    return sum;
+  };
+  while (total() > max_width) {
+    std::size_t widest = widths.size();
+    for (std::size_t c = 0; c < widths.size(); ++c) {
+      const bool right = c < right_aligned.size() && right_aligned[c];
+      const bool whole = c < keep_whole.size() && keep_whole[c];
+      if (right || whole || widths[c] <= k_min_width) continue;
+      if (widest == widths.size() || widths[c] > widths[widest]) widest = c;
+    }
+    if (widest == widths.size()) return;  // nothing left to narrow
+    --widths[widest];
+  }
+}
 
 void Table::print(std::ostream& out) const {
   std::vector<std::size_t> widths(headers.size(), 0);
@@ -208,7 +247,10 @@ void Table::print(std::ostream& out) const {
       widths[c] = std::max(widths[c], display_width(safe.back()));
     }
   }
-  const auto print_row = [&](const std::vector<std::string>& cells) {
+  fit_widths(widths);
+  const auto print_row = [&](const std::vector<std::string>& unfitted) {
+    std::vector<std::string> cells;
+    for (std::size_t c = 0; c < unfitted.size(); ++c) cells.push_back(cut_to(unfitted[c], widths[c]));
     std::string line;
     for (std::size_t c = 0; c < cells.size(); ++c) {
       const std::size_t pad = widths[c] - display_width(cells[c]);
@@ -236,6 +278,13 @@ void Table::print_csv(std::ostream& out) const {
   };
   print_row(headers);
   for (const auto& row : rows) print_row(row);
+}
+
+std::size_t output_columns() {
+  if (!isatty(STDOUT_FILENO)) return 0;
+  winsize size{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  return 80;
 }
 
 std::string with_thousands(std::int64_t value) {

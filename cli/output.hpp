@@ -50,9 +50,21 @@ struct Table {
   std::vector<std::string> headers;
   std::vector<bool> right_aligned;  // per column; missing = left
   std::vector<std::vector<std::string>> rows;
+  // When non-zero, the widest left-aligned (text) columns are narrowed, down
+  // to 8 characters, and their cells cut with "…", until a line fits;
+  // columns marked in `keep_whole` (addresses, keys) are never cut.
+  std::size_t max_width = 0;
+  std::vector<bool> keep_whole;
   void print(std::ostream& out) const;
   void print_csv(std::ostream& out) const;
+
+ private:
+  void fit_widths(std::vector<std::size_t>& widths) const;
 };
+
+// The width to fit tables to: the terminal's columns when stdout is one,
+// else 0 (no limit: pipes and files get every character).
+std::size_t output_columns();
 
 // "1,234,567"
 std::string with_thousands(std::int64_t value);

@@ -71,3 +71,19 @@ TEST_CASE("numbers and times print for people") {
   CHECK(with_thousands(-1000) == "-1,000");
   CHECK(format_utc(1790812800) == "2026-10-01 00:00");
 }
+
+TEST_CASE("tables narrow their widest text columns to fit a terminal") {
+  Table table;
+  table.headers = {"source", "from", "messages"};
+  table.right_aligned = {false, false, true};
+  table.rows = {{"2001:db8:bad:2::13", "billing-portal.harbor-dental.example", "5"},
+                {"192.0.2.1", "example.com", "1,234"}};
+  table.keep_whole = {true, false, false};
+  table.max_width = 40;
+  std::ostringstream out;
+  table.print(out);
+  CHECK(out.str() ==
+        "source              from        messages\n"
+        "2001:db8:bad:2::13  billing-p\xE2\x80\xA6         5\n"
+        "192.0.2.1           example.c\xE2\x80\xA6     1,234\n");
+}
