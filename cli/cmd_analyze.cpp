@@ -4,6 +4,7 @@
 #include <boost/program_options.hpp>
 
 #include "analysis/findings.hpp"
+#include "cli/analysis_context.hpp"
 #include "cli/command.hpp"
 #include "cli/database.hpp"
 #include "cli/output.hpp"
@@ -19,9 +20,8 @@ po::options_description analyze_options() {
   add_report_filter_options(options);
   options.add_options()
       ("min-severity", po::value<std::string>()->value_name("LEVEL")->default_value("low"),
-       "critical, high, medium or low")
-      ("senders", po::value<std::string>()->value_name("FILE"),
-       "extra known senders (same format as the shipped catalog)");
+       "critical, high, medium or low");
+  add_sender_options(options);
   return options;
 }
 
@@ -131,27 +131,15 @@ ExitCode run_analyze(const GlobalOptions& global, const CommandArgs& args) {
   const auto min_severity = parse_severity(vm["min-severity"].as<std::string>());
   if (!min_severity) throw UsageError{"--min-severity must be critical, high, medium or low"};
   if (global.format == Format::csv) throw UsageError{"analyze prints table, json or ndjson"};
-  auto psl = analysis::PublicSuffixList::load();
-  if (!psl) {
-    print_error(psl.error());
-    return ExitCode::failure;
-  }
-  analysis::SenderCatalog senders = analysis::SenderCatalog::builtin();
-  if (vm.count("senders")) {
-    if (auto loaded = senders.load_file(vm["senders"].as<std::string>()); !loaded) {
-      print_error(loaded.error());
-      return ExitCode::failure;
-    }
-  }
-  auto store = open_database(global);
-  if (!store) return ExitCode::failure;
-  auto sources = analysis::summarize_sources(*store, *psl, senders, filter,
+  auto context = open_analysis(global, vm);
+  if (!context) return ExitCode::failure;
+  auto sources = analysis::summarize_sources(*context->store, context->psl, context->senders, filter,
                                              analysis::SourceGrouping::ip_and_from);
   if (!sources) {
     print_error(sources.error());
     return ExitCode::failure;
   }
-  auto domains = analysis::summarize_domains(*store, *psl, senders, filter);
+  auto domains = analysis::summarize_domains(*context->store, context->psl, context->senders, filter);
   if (!domains) {
     print_error(domains.error());
     return ExitCode::failure;

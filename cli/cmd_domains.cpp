@@ -4,6 +4,7 @@
 #include <boost/program_options.hpp>
 
 #include "analysis/domains.hpp"
+#include "cli/analysis_context.hpp"
 #include "cli/command.hpp"
 #include "cli/database.hpp"
 #include "cli/output.hpp"
@@ -17,8 +18,7 @@ namespace {
 po::options_description domains_options() {
   po::options_description options("domains options");
   add_report_filter_options(options);
-  options.add_options()("senders", po::value<std::string>()->value_name("FILE"),
-                        "extra known senders (same format as the shipped catalog)");
+  add_sender_options(options);
   return options;
 }
 
@@ -84,21 +84,9 @@ ExitCode run_domains(const GlobalOptions& global, const CommandArgs& args) {
   po::store(po::command_line_parser(args).options(domains_options()).run(), vm);
   po::notify(vm);
   const storage::ReportFilter filter = report_filter_from(vm);
-  auto psl = analysis::PublicSuffixList::load();
-  if (!psl) {
-    print_error(psl.error());
-    return ExitCode::failure;
-  }
-  analysis::SenderCatalog senders = analysis::SenderCatalog::builtin();
-  if (vm.count("senders")) {
-    if (auto loaded = senders.load_file(vm["senders"].as<std::string>()); !loaded) {
-      print_error(loaded.error());
-      return ExitCode::failure;
-    }
-  }
-  auto store = open_database(global);
-  if (!store) return ExitCode::failure;
-  auto rows = analysis::summarize_domains(*store, *psl, senders, filter);
+  auto context = open_analysis(global, vm);
+  if (!context) return ExitCode::failure;
+  auto rows = analysis::summarize_domains(*context->store, context->psl, context->senders, filter);
   if (!rows) {
     print_error(rows.error());
     return ExitCode::failure;

@@ -4,6 +4,7 @@
 #include <boost/program_options.hpp>
 
 #include "analysis/sources.hpp"
+#include "cli/analysis_context.hpp"
 #include "cli/command.hpp"
 #include "cli/database.hpp"
 #include "cli/output.hpp"
@@ -29,9 +30,8 @@ po::options_description sources_options() {
       ("min-messages", po::value<std::int64_t>()->value_name("N"), "only groups with at least N messages")
       ("limit", po::value<std::size_t>()->value_name("N"), "at most N rows")
       ("sort", po::value<std::string>()->value_name("KEY")->default_value("messages"),
-       "messages (default), pass (lowest DMARC pass rate first), ip, from or last-seen")
-      ("senders", po::value<std::string>()->value_name("FILE"),
-       "extra known senders (same format as the shipped catalog)");
+       "messages (default), pass (lowest DMARC pass rate first), ip, from or last-seen");
+  add_sender_options(options);
   return options;
 }
 
@@ -137,21 +137,9 @@ ExitCode run_sources(const GlobalOptions& global, const CommandArgs& args) {
     throw UsageError{"--sort must be messages, pass, ip, from or last-seen"};
   }
 
-  auto psl = analysis::PublicSuffixList::load();
-  if (!psl) {
-    print_error(psl.error());
-    return ExitCode::failure;
-  }
-  analysis::SenderCatalog senders = analysis::SenderCatalog::builtin();
-  if (vm.count("senders")) {
-    if (auto loaded = senders.load_file(vm["senders"].as<std::string>()); !loaded) {
-      print_error(loaded.error());
-      return ExitCode::failure;
-    }
-  }
-  auto store = open_database(global);
-  if (!store) return ExitCode::failure;
-  auto rows = analysis::summarize_sources(*store, *psl, senders, filter, *grouping);
+  auto context = open_analysis(global, vm);
+  if (!context) return ExitCode::failure;
+  auto rows = analysis::summarize_sources(*context->store, context->psl, context->senders, filter, *grouping);
   if (!rows) {
     print_error(rows.error());
     return ExitCode::failure;

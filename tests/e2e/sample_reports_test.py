@@ -93,6 +93,28 @@ def check_analyze(db):
     check(("198.51.100.36", "example.org") not in by_source, "a vouched-for list needs no finding")
 
 
+def check_user_senders(db, tmp):
+    """A user's own sender file names the uncatalogued vendor, and its fix
+    becomes the diagnosis (docs/senders.md)."""
+    path = os.path.join(tmp, "my-senders.tsv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("# our vendors\n")
+        f.write("Vendor Post\tesp\tvendor-post.example\tvendor-post.example\t-\t"
+                "Ask Vendor Post support to sign with d=example.org (CNAME vp1._domainkey).\n")
+    rows = common.run_json(db, "sources", "--senders", path)
+    vendor = [r for r in rows if (r["source_ip"], r["header_from"]) == ("198.51.100.75", "example.org")]
+    if check(len(vendor) == 1, "the vendor's source is listed"):
+        check_equal(vendor[0]["service"], "Vendor Post", "identified from the user's file")
+        check_equal([(d["key"], d["fix"]) for d in vendor[0]["diagnosis"]],
+                    [("esp_default_dkim",
+                      "Ask Vendor Post support to sign with d=example.org (CNAME vp1._domainkey).")],
+                    "the user's fix is the diagnosis")
+    missing = common.run(db, "sources", "--senders", os.path.join(tmp, "nope.tsv"), check_exit=1)
+    check_equal(missing.stderr.decode().strip(),
+                f"dmarcsift: error: {os.path.join(tmp, 'nope.tsv')}: cannot open: No such file or directory",
+                "a missing sender file is a clear error")
+
+
 def main():
     common.require_environment()
     proc = subprocess.run([sys.executable, os.path.join(TOOLS, "check_expected.py")],
@@ -133,6 +155,7 @@ def main():
         check_equal(summary.get("inputs_no_report"), 1, "the notice in the mbox is skipped")
         check_diagnoses(db)
         check_analyze(db)
+        check_user_senders(db, tmp)
         check_equal(st["messages_by_disposition"], by_disposition, "sample-reports dispositions")
     common.finish("sample_reports_test")
 

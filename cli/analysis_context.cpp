@@ -1,0 +1,32 @@
+#include "cli/analysis_context.hpp"
+
+#include "cli/database.hpp"
+
+namespace po = boost::program_options;
+
+namespace dmarcsift::cli {
+
+void add_sender_options(po::options_description& options) {
+  options.add_options()("senders", po::value<std::string>()->value_name("FILE"),
+                        "extra known senders (same format as the shipped catalog, docs/senders.md)");
+}
+
+std::optional<AnalysisContext> open_analysis(const GlobalOptions& global, const po::variables_map& vm) {
+  auto psl = analysis::PublicSuffixList::load();
+  if (!psl) {
+    print_error(psl.error());
+    return std::nullopt;
+  }
+  analysis::SenderCatalog senders = analysis::SenderCatalog::builtin();
+  if (vm.count("senders")) {
+    if (auto loaded = senders.load_file(vm["senders"].as<std::string>()); !loaded) {
+      print_error(loaded.error());
+      return std::nullopt;
+    }
+  }
+  auto store = open_database(global);
+  if (!store) return std::nullopt;
+  return AnalysisContext{std::move(*psl), std::move(senders), std::move(store)};
+}
+
+}  // namespace dmarcsift::cli
