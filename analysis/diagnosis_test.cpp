@@ -148,3 +148,65 @@ TEST_CASE("fix texts name the domain, selector and source") {
         "If you do not know 192.0.2.7, this is spoofing, which p=quarantine or p=reject stops; if "
         "it is yours, authorize it (SPF and DKIM for example.com) before tightening the policy.");
 }
+
+TEST_CASE("every diagnosis key comes with its exact fix text") {
+  PolicyPublished relaxed;
+  relaxed.domain = "example.com";
+  PolicyPublished strict = relaxed;
+  strict.adkim = Alignment::strict;
+  strict.aspf = Alignment::strict;
+  const DkimAuth own_pass{"example.com", "s1", DkimResult::pass, ""};
+  const SpfAuth own_spf_pass{"example.com", SpfScope::mfrom, SpfResult::pass, ""};
+  Record disagreeing = record(4, {own_pass}, {own_spf_pass});
+  disagreeing.dkim = Verdict::fail;
+  disagreeing.spf = Verdict::fail;
+  Record listed = record(3, {{"example.com", "s1", DkimResult::fail, ""}},
+                         {{"lists.example.org", SpfScope::mfrom, SpfResult::pass, ""}});
+  listed.reasons.push_back({OverrideType::forwarded, ""});
+  struct Row {
+    std::vector<Record> records;
+    const PolicyPublished* policy;
+    const char* key;
+    const char* fix;
+  };
+  const std::vector<Row> rows = {
+      {{record(9, {own_pass}, {own_spf_pass}),
+        record(2, {{"example.com", "s1", DkimResult::temperror, ""}},
+               {{"example.com", SpfScope::mfrom, SpfResult::temperror, ""}})},
+       &relaxed, "dns_temperror",
+       "Check that every authoritative name server of example.com answers TXT queries for the SPF "
+       "record and the selector._domainkey keys quickly and consistently."},
+      {{record(3, {own_pass}, {own_spf_pass}, "news.example.com")}, &strict,
+       "strict_alignment_subdomain",
+       "Sign with d=news.example.com and use a MAIL FROM under news.example.com, or publish "
+       "adkim=r / aspf=r in the DMARC record."},
+      {{record(4, {{"vendor.example.net", "k1", DkimResult::pass, ""}},
+               {{"bounce.vendor.example.net", SpfScope::mfrom, SpfResult::pass, ""}})},
+       &relaxed, "third_party_unaligned",
+       "If you send through this service, set up its custom-domain authentication (DKIM with "
+       "d=example.com and a return path under example.com); if you do not, it is misusing your "
+       "domain."},
+      {{record(6, {}, {own_spf_pass}),
+        record(1, {}, {{"example.com", SpfScope::mfrom, SpfResult::fail, ""}})},
+       &relaxed, "dkim_missing",
+       "Enable DKIM signing for example.com on this server or service and publish its "
+       "selector._domainkey.example.com key."},
+      {{record(8, {own_pass}, {{"example.com", SpfScope::mfrom, SpfResult::softfail, ""}})}, &relaxed,
+       "spf_not_covering_source",
+       "If 192.0.2.7 is your server or a gateway you use, add it to the SPF record of example.com "
+       "(ip4:/ip6: or the provider's include); if it is a forwarder, nothing to do: DKIM carries "
+       "DMARC."},
+      {{disagreeing}, &relaxed, "receiver_disagrees",
+       "Nothing to change in DNS; if it persists, show the receiver's postmaster the report "
+       "(reporter, report id) with the aligned pass."},
+      {{listed}, &relaxed, "forwarded",
+       "Nothing to change; keep DKIM signing all mail so forwarded copies keep passing."},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.key);
+    const auto found = diagnose_group(row.records, *row.policy);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].key == row.key);
+    CHECK(found[0].fix == row.fix);
+  }
+}
