@@ -921,7 +921,7 @@ class ReportReader {
 
     const std::string_view ip_text = text_of(first_element(row, "source_ip"), "source_ip");
     if (ip_text.empty()) {
-      // o2.pl sends a placeholder record with every value empty.
+      // o2.pl sends a record whose every value is empty.
       if (trim(first_element(identifiers, "header_from").child_value()).empty() &&
           trim(first_element(first_element(row, "policy_evaluated"), "disposition").child_value())
               .empty()) {
