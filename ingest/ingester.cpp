@@ -108,14 +108,23 @@ bool split_mbox(const std::string& path, std::vector<Job>& jobs) {
 // Expands `path` into jobs: a file is one; a directory is walked in name
 // order. Maildir delivers into tmp/ and renames into new/ when complete, so
 // what is still in a Maildir's tmp/ may be half written and is skipped.
-void add_file_job(const std::string& path, const struct stat& info, std::vector<Job>& jobs) {
+// A file larger than the limit on one input's decompressed bytes can never
+// be accepted, so it is refused before it is read into memory.
+void add_file_job(const std::string& path, const struct stat& info, const Limits& limits,
+                  std::vector<Job>& jobs) {
   const auto size = static_cast<std::uint64_t>(info.st_size);
+  if (size > limits.max_input_bytes) {
+    jobs.push_back({path, std::nullopt,
+                    "file is " + std::to_string(size) + " bytes, more than " +
+                        std::to_string(limits.max_input_bytes) + " (limit max_input_bytes)"});
+    return;
+  }
   if (size < k_split_mbox_bytes || !split_mbox(path, jobs)) jobs.push_back({path, std::nullopt, "", size});
 }
 
-void collect_directory(const std::string& path, std::vector<Job>& jobs);
+void collect_directory(const std::string& path, const Limits& limits, std::vector<Job>& jobs);
 
-void collect_jobs(const std::string& path, std::vector<Job>& jobs) {
+void collect_jobs(const std::string& path, const Limits& limits, std::vector<Job>& jobs) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) {
     jobs.push_back({path, std::nullopt,
@@ -124,16 +133,16 @@ void collect_jobs(const std::string& path, std::vector<Job>& jobs) {
     return;
   }
   if (S_ISDIR(info.st_mode)) {
-    collect_directory(path, jobs);
+    collect_directory(path, limits, jobs);
   } else {
-    add_file_job(path, info, jobs);
+    add_file_job(path, info, limits, jobs);
   }
 }
 
 // Lists with readdir and fstatat relative to the open directory: on a
 // 24,425-file corpus, stat()ing every full path and sorting std::filesystem
 // paths took 7 % of the storing thread's time, before any worker could start.
-void collect_directory(const std::string& path, std::vector<Job>& jobs) {
+void collect_directory(const std::string& path, const Limits& limits, std::vector<Job>& jobs) {
   struct CloseDir {
     void operator()(DIR* dir) const noexcept { ::closedir(dir); }
   };
@@ -163,9 +172,9 @@ void collect_directory(const std::string& path, std::vector<Job>& jobs) {
     if (::fstatat(::dirfd(dir.get()), name.c_str(), &info, 0) != 0) {
       jobs.push_back({child, std::nullopt, std::string("cannot access: ") + std::strerror(errno)});
     } else if (S_ISDIR(info.st_mode)) {
-      collect_directory(child, jobs);
+      collect_directory(child, limits, jobs);
     } else {
-      add_file_job(child, info, jobs);
+      add_file_job(child, info, limits, jobs);
     }
   }
 }
@@ -196,7 +205,7 @@ class Ingester::Impl {
 
   Result<void> ingest_path(const std::filesystem::path& path) {
     std::vector<Job> jobs;
-    collect_jobs(path.string(), jobs);
+    collect_jobs(path.string(), m_options.limits, jobs);
     return run(jobs);
   }
 

@@ -143,3 +143,21 @@ TEST_CASE("a path that does not exist is a rejected input, not a crash") {
   REQUIRE(f.ingester.summary().rejected.size() == 1);
   CHECK(f.ingester.summary().rejected[0].reason == "no such file or directory");
 }
+
+TEST_CASE("a file larger than max_input_bytes is refused before it is read") {
+  TempDir dir;
+  const auto big = dir.write("big.xml", report_xml("big") + std::string(4096, ' '));
+  dir.write("small.xml", report_xml("small"));
+  auto store = std::move(*storage::open_sqlite_store(":memory:"));
+  ingest::IngestOptions options;
+  options.limits.max_input_bytes = 3000;
+  ingest::Ingester ingester(*store, options);
+  REQUIRE(ingester.ingest_path(dir.path()));
+  REQUIRE(ingester.finish());
+  const ingest::IngestSummary& s = ingester.summary();
+  CHECK(s.reports_stored == 1);
+  REQUIRE(s.rejected.size() == 1);
+  CHECK(s.rejected[0].path == big.string());
+  CHECK(s.rejected[0].reason == "file is " + std::to_string(std::filesystem::file_size(big)) +
+                                    " bytes, more than 3000 (limit max_input_bytes)");
+}
