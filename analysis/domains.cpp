@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <map>
 
+#include "analysis/summary_index.hpp"
+
 namespace dmarcsift::analysis {
 namespace {
 
@@ -19,6 +21,8 @@ std::string percent(std::int64_t part, std::int64_t whole) {
                 whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole));
   return buffer;
 }
+
+}  // namespace
 
 void recommend(DomainRow& row) {
   const double share = row.legitimate_messages == 0
@@ -65,12 +69,16 @@ void recommend(DomainRow& row) {
   }
 }
 
-}  // namespace
-
 Result<std::vector<DomainRow>> summarize_domains(storage::Store& store, const PublicSuffixList& psl,
                                                  const SenderCatalog& senders,
                                                  const storage::ReportFilter& filter) {
-  auto sources = summarize_sources(store, psl, senders, filter, SourceGrouping::ip_and_from);
+  if (!filter.since && !filter.until && !filter.reporter) {
+    if (auto refreshed = refresh_summaries(store, psl, senders); !refreshed) {
+      return tl::unexpected(refreshed.error());
+    }
+    return load_domains(store.summaries(), filter.policy_domain);
+  }
+  auto sources = summarize_sources(store, psl, senders, filter);
   if (!sources) return tl::unexpected(sources.error());
   auto reports = store.list_reports(filter);
   if (!reports) return tl::unexpected(reports.error());

@@ -25,6 +25,9 @@ struct DomainRow {
   std::string reason;     // the evidence for it
 };
 
+// Sets next_step and reason from the totals and the policy.
+void recommend(DomainRow& row);
+
 // Rows sorted by messages, largest first.
 Result<std::vector<DomainRow>> summarize_domains(storage::Store& store, const PublicSuffixList& psl,
                                                  const SenderCatalog& senders,

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "analysis/summary_index.hpp"
+
 namespace dmarcsift::analysis {
 namespace {
 
@@ -25,57 +27,121 @@ const char* to_string(Severity severity) {
   return "low";
 }
 
+std::optional<Finding> assess(const SourceRow& row, const PolicyPublished& policy) {
+  if (row.diagnosis.empty() || only_forwarded(row)) return std::nullopt;
+  Finding finding;
+  finding.source = &row;
+  finding.policy = policy;
+  // RFC 7489 §6.3: sp applies to subdomains of the policy domain, else p.
+  const bool subdomain = row.header_from != row.policy_domain;
+  finding.applicable = subdomain ? finding.policy.sp.value_or(finding.policy.p) : finding.policy.p;
+
+  const Evidence& e = row.evidence;
+  const std::int64_t failing = row.messages - row.dmarc_pass_messages;
+  ForecastInput input;
+  input.domain = row.header_from;
+  input.dmarc_pass = failing == 0;
+  input.any_auth_pass = e.any_spf_pass > 0 || e.foreign_pass > 0 || e.strict_only > 0 ||
+                        row.dmarc_pass_messages > 0;
+  input.dns_temperror = failing > 0 && e.dns_temperror * 2 > failing;
+  input.policy = finding.applicable;
+  input.testing = finding.policy.testing.value_or(false);
+  ForecastInput at_reject = input;
+  at_reject.policy = PolicyAction::reject;
+  at_reject.testing = false;
+  bool refused_somewhere = false;
+  bool delivered_somewhere = false;
+  for (ReceiverFamily family : k_families) {
+    ReceiverForecast f{family, forecast(family, input), forecast(family, at_reject)};
+    refused_somewhere = refused_somewhere || f.today.action != "delivered";
+    delivered_somewhere = delivered_somewhere || f.today.action == "delivered";
+    finding.forecast.push_back(std::move(f));
+  }
+  const bool legitimate = row.category != GroupClass::unauthorized;
+  if (failing == 0) {
+    finding.severity = Severity::low;
+  } else if (legitimate) {
+    finding.severity = refused_somewhere ? Severity::critical : Severity::high;
+  } else {
+    finding.severity = delivered_somewhere ? Severity::medium : Severity::low;
+  }
+  return finding;
+}
+
+bool more_severe(const Finding& a, const Finding& b) {
+  if (a.severity != b.severity) return a.severity < b.severity;
+  return a.source->messages - a.source->dmarc_pass_messages >
+         b.source->messages - b.source->dmarc_pass_messages;
+}
+
 std::vector<Finding> find_problems(const std::vector<SourceRow>& sources,
                                    const std::vector<DomainRow>& domains) {
   std::map<std::string, const PolicyPublished*> policies;
   for (const DomainRow& domain : domains) policies[domain.domain] = &domain.policy;
   std::vector<Finding> findings;
+  const PolicyPublished unknown;
   for (const SourceRow& row : sources) {
-    if (row.diagnosis.empty() || only_forwarded(row)) continue;
-    Finding finding;
-    finding.source = &row;
-    if (auto it = policies.find(row.policy_domain); it != policies.end()) finding.policy = *it->second;
-    // RFC 7489 §6.3: sp applies to subdomains of the policy domain, else p.
-    const bool subdomain = row.header_from != row.policy_domain;
-    finding.applicable = subdomain ? finding.policy.sp.value_or(finding.policy.p) : finding.policy.p;
-
-    const Evidence& e = row.evidence;
-    const std::int64_t failing = row.messages - row.dmarc_pass_messages;
-    ForecastInput input;
-    input.domain = row.header_from;
-    input.dmarc_pass = failing == 0;
-    input.any_auth_pass = e.any_spf_pass > 0 || e.foreign_pass > 0 || e.strict_only > 0 ||
-                          row.dmarc_pass_messages > 0;
-    input.dns_temperror = failing > 0 && e.dns_temperror * 2 > failing;
-    input.policy = finding.applicable;
-    input.testing = finding.policy.testing.value_or(false);
-    ForecastInput at_reject = input;
-    at_reject.policy = PolicyAction::reject;
-    at_reject.testing = false;
-    bool refused_somewhere = false;
-    bool delivered_somewhere = false;
-    for (ReceiverFamily family : k_families) {
-      ReceiverForecast f{family, forecast(family, input), forecast(family, at_reject)};
-      refused_somewhere = refused_somewhere || f.today.action != "delivered";
-      delivered_somewhere = delivered_somewhere || f.today.action == "delivered";
-      finding.forecast.push_back(std::move(f));
-    }
-    const bool legitimate = row.category != GroupClass::unauthorized;
-    if (failing == 0) {
-      finding.severity = Severity::low;
-    } else if (legitimate) {
-      finding.severity = refused_somewhere ? Severity::critical : Severity::high;
-    } else {
-      finding.severity = delivered_somewhere ? Severity::medium : Severity::low;
-    }
-    findings.push_back(std::move(finding));
+    const auto it = policies.find(row.policy_domain);
+    auto finding = assess(row, it != policies.end() ? *it->second : unknown);
+    if (finding) findings.push_back(std::move(*finding));
   }
-  std::stable_sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
-    if (a.severity != b.severity) return a.severity < b.severity;
-    return a.source->messages - a.source->dmarc_pass_messages >
-           b.source->messages - b.source->dmarc_pass_messages;
-  });
+  std::stable_sort(findings.begin(), findings.end(), more_severe);
   return findings;
+}
+
+Result<bool> query_findings(storage::Store& store, const PublicSuffixList& psl,
+                            const SenderCatalog& senders, const FindingQuery& query,
+                            const std::function<void(const Finding&)>& sink) {
+  if (query.window.since || query.window.until || query.window.reporter) {
+    auto sources = summarize_sources(store, psl, senders, query.window);
+    if (!sources) return tl::unexpected(sources.error());
+    auto domains = summarize_domains(store, psl, senders, query.window);
+    if (!domains) return tl::unexpected(domains.error());
+    std::vector<Finding> findings = find_problems(*sources, *domains);
+    std::erase_if(findings, [&](const Finding& f) { return f.severity > query.min_severity; });
+    const bool more = query.limit && findings.size() > *query.limit;
+    if (more) findings.resize(*query.limit);
+    for (const Finding& finding : findings) sink(finding);
+    return more;
+  }
+
+  if (auto refreshed = refresh_summaries(store, psl, senders); !refreshed) {
+    return tl::unexpected(refreshed.error());
+  }
+  // Severity is stored with each source, ranked under its domain's latest
+  // policy, so the most severe come first from an index.
+  storage::SummaryQuery summary_query;
+  summary_query.policy_domain = query.window.policy_domain;
+  summary_query.order = storage::SummaryOrder::severity;
+  summary_query.max_severity = static_cast<int>(query.min_severity);
+  std::map<std::string, PolicyPublished, std::less<>> policies;
+  std::optional<Error> error;
+  std::size_t given = 0;
+  bool more = false;
+  auto streamed = for_each_source(
+      store.summaries(), senders, summary_query, true, [&](SourceRow&& row) {
+        auto it = policies.find(row.policy_domain);
+        if (it == policies.end()) {
+          auto latest = store.summaries().latest_policy(row.policy_domain);
+          if (!latest) {
+            error = latest.error();
+            return false;
+          }
+          it = policies.emplace(row.policy_domain, latest->value_or(PolicyPublished{})).first;
+        }
+        auto finding = assess(row, it->second);
+        if (!finding) return true;
+        if (query.limit && given == *query.limit) {
+          more = true;
+          return false;
+        }
+        ++given;
+        sink(*finding);
+        return true;
+      });
+  if (!streamed) return tl::unexpected(streamed.error());
+  if (error) return tl::unexpected(*error);
+  return more;
 }
 
 }  // namespace dmarcsift::analysis

@@ -1,6 +1,8 @@
 #pragma once
 // The analyze pass: sources that need attention, most severe first, with
 // what receivers do to their mail today and at p=reject.
+#include <functional>
+#include <optional>
 #include <vector>
 
 #include "analysis/domains.hpp"
@@ -30,9 +32,31 @@ struct Finding {
   std::vector<ReceiverForecast> forecast;        // gmail, microsoft, yahoo, other
 };
 
+// The finding for one (IP, header_from) source under its domain's `policy`;
+// nullopt when there is nothing to report.
+std::optional<Finding> assess(const SourceRow& source, const PolicyPublished& policy);
+
+// Most severe first, then most failing messages.
+bool more_severe(const Finding& a, const Finding& b);
+
 // Findings for the `sources` grouped by (IP, header_from), using each
 // domain's policy from `domains`; most severe first, then most failing mail.
 std::vector<Finding> find_problems(const std::vector<SourceRow>& sources,
                                    const std::vector<DomainRow>& domains);
+
+struct FindingQuery {
+  storage::ReportFilter window;
+  Severity min_severity = Severity::low;  // this and more severe
+  std::optional<std::size_t> limit;
+};
+
+// Gives `sink` the findings `query` asks for, most severe first, one at a
+// time (the source a finding points to lives as long as the call); returns
+// whether findings beyond the limit exist. Without a date or reporter window
+// they come from the summaries (brought up to date first), else from the
+// records.
+Result<bool> query_findings(storage::Store& store, const PublicSuffixList& psl,
+                            const SenderCatalog& senders, const FindingQuery& query,
+                            const std::function<void(const Finding&)>& sink);
 
 }  // namespace dmarcsift::analysis

@@ -259,6 +259,13 @@ Result<void> SenderCatalog::load_file(const std::string& path) {
 // The suffix walk already answers "same organizational domain" for every
 // pattern at or below an organizational domain, and answers it more exactly
 // for patterns below one (pm.mtasv.net), so `psl` is not consulted.
+const KnownSender* SenderCatalog::find(std::string_view name) const {
+  for (const KnownSender& sender : m_senders) {
+    if (sender.name == name) return &sender;
+  }
+  return nullptr;
+}
+
 const KnownSender* SenderCatalog::identify(const PublicSuffixList& /*psl*/, const Record& record) const {
   if (!m_index) return nullptr;
   // NOTES §5: the DKIM d= is the stronger signal, whatever its result (a

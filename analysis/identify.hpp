@@ -35,6 +35,8 @@ class SenderCatalog {
   // result), then of an SPF domain, compared by organizational domain and
   // also as a suffix match of the full name (e.g. "*.gappssmtp.com").
   const KnownSender* identify(const PublicSuffixList& psl, const Record& record) const;
+  // The entry named `name`, or null.
+  const KnownSender* find(std::string_view name) const;
 
  private:
   struct Index;  // domain pattern -> entry; immutable, rebuilt when m_senders changes

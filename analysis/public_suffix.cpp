@@ -31,7 +31,20 @@ char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - '
 
 struct PublicSuffixList::Impl {
   std::unique_ptr<psl_ctx_t, FreePsl> m_psl;
+  std::string m_identity;
 };
+
+namespace {
+
+// Which list was loaded, precisely enough that results computed with one are
+// recomputed after the system's list changes.
+std::string describe(const psl_ctx_t* psl, std::string_view origin) {
+  return std::string(origin) + " rules=" + std::to_string(psl_suffix_count(psl)) +
+         " exceptions=" + std::to_string(psl_suffix_exception_count(psl)) +
+         " wildcards=" + std::to_string(psl_suffix_wildcard_count(psl));
+}
+
+}  // namespace
 
 PublicSuffixList::PublicSuffixList(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 PublicSuffixList::PublicSuffixList(PublicSuffixList&&) noexcept = default;
@@ -47,10 +60,14 @@ Result<PublicSuffixList> PublicSuffixList::load() {
   psl_ctx_t* psl = nullptr;
   const char* text_list = psl_builtin_filename();
   struct stat status {};
+  std::string origin;
   if (text_list != nullptr && *text_list != '\0' && ::stat(text_list, &status) == 0 &&
       status.st_mtime >= psl_builtin_file_time()) {
     psl = psl_load_file(text_list);
+    origin = std::string(text_list) + " mtime=" + std::to_string(status.st_mtime) +
+             " size=" + std::to_string(status.st_size);
   }
+  if (psl == nullptr) origin = "libpsl built-in " + std::string(psl_builtin_sha1sum());
   // Otherwise the newest of the distribution's DAFSA and the built-in copy;
   // psl_builtin() covers a psl_latest() that returns nothing.
   if (psl == nullptr) psl = psl_latest(nullptr);
@@ -62,6 +79,7 @@ Result<PublicSuffixList> PublicSuffixList::load() {
   }
   auto impl = std::make_unique<Impl>();
   impl->m_psl.reset(psl);
+  impl->m_identity = describe(psl, origin);
   return PublicSuffixList(std::move(impl));
 }
 
@@ -72,7 +90,13 @@ Result<PublicSuffixList> PublicSuffixList::load_file(const std::string& path) {
   }
   auto impl = std::make_unique<Impl>();
   impl->m_psl.reset(psl);
+  impl->m_identity = describe(psl, path);
   return PublicSuffixList(std::move(impl));
+}
+
+const std::string& PublicSuffixList::identity() const {
+  static const std::string none;
+  return m_impl ? m_impl->m_identity : none;
 }
 
 std::string PublicSuffixList::organizational_domain(std::string_view domain) const {

@@ -25,6 +25,10 @@ class PublicSuffixList {
   // is empty, malformed or itself a public suffix (RFC 7489 §3.2).
   std::string organizational_domain(std::string_view domain) const;
 
+  // Names the list loaded (file, date, rule counts): results stored with one
+  // identity are recomputed when it changes.
+  const std::string& identity() const;
+
  private:
   struct Impl;
   explicit PublicSuffixList(std::unique_ptr<Impl> impl);

@@ -1,27 +1,14 @@
 #include "analysis/sources.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <tuple>
 #include <unordered_map>
 
+#include "analysis/summary_index.hpp"
+
 namespace dmarcsift::analysis {
-namespace {
 
-std::string group_key(SourceGrouping grouping, const std::string& ip, const Record& record,
-                      const std::string& service, const std::string& domain,
-                      const std::string& reporter) {
-  switch (grouping) {
-    case SourceGrouping::ip_and_from: return ip + '\t' + record.header_from;
-    case SourceGrouping::ip: return ip;
-    case SourceGrouping::service: return service;
-    case SourceGrouping::domain: return domain;
-    case SourceGrouping::reporter: return reporter;
-  }
-  return ip;
-}
-
-// "dkim=pass d=sendgrid.net s=s1; spf=pass smtp.mailfrom=sendgrid.net", in
-// the words of an Authentication-Results header (RFC 8601).
 std::string describe_auth(const Record& record) {
   std::string out;
   for (const DkimAuth& dkim : record.dkim_results) {
@@ -37,80 +24,302 @@ std::string describe_auth(const Record& record) {
   return out.empty() ? "no auth results" : out;
 }
 
-}  // namespace
+namespace {
 
-Result<std::vector<SourceRow>> summarize_sources(storage::Store& store,
-                                                 const PublicSuffixList& psl,
-                                                 const SenderCatalog& senders,
-                                                 const storage::ReportFilter& filter,
-                                                 SourceGrouping grouping) {
-  auto reports = store.list_reports(filter);
-  if (!reports) return tl::unexpected(reports.error());
+template <typename T>
+void add_distinct(std::vector<T>& values, const T& value) {
+  if (std::find(values.begin(), values.end(), value) == values.end()) values.push_back(value);
+}
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Groups keyed by (policy domain, source IP, header_from), and also by
+// reporter when `by_reporter`, read from the records of the reports `filter`
+// selects; concluded, in listed_before() order.
+Result<std::vector<SourceRow>> collect_groups(storage::Store& store, const PublicSuffixList& psl,
+                                              const SenderCatalog& senders,
+                                              const storage::ReportFilter& filter,
+                                              bool by_reporter) {
+  storage::Summaries& summaries = store.summaries();
+  auto last = summaries.last_report_id();
+  if (!last) return tl::unexpected(last.error());
   std::unordered_map<std::string, std::size_t> index;
   std::vector<SourceRow> rows;
-  std::vector<std::int64_t> largest_failing;  // per row: count of its sample record
-  for (const storage::ReportSummary& summary : *reports) {
-    auto loaded = store.load_report(summary.id);
-    if (!loaded) return tl::unexpected(loaded.error());
-    if (!*loaded) continue;  // deleted since it was listed
-    const AggregateReport& report = (*loaded)->report;
-    for (const Record& record : report.records) {
-      const RecordVerdict verdict = evaluate(psl, record, report.policy);
-      const KnownSender* sender = senders.identify(psl, record);
-      const std::string service = sender != nullptr ? sender->name : std::string();
-      const std::string ip = record.source_ip.to_string();
-      const std::string key = group_key(grouping, ip, record, service, report.policy.domain,
-                                        report.metadata.org_name);
-      auto [it, inserted] = index.try_emplace(key, rows.size());
-      if (inserted) {
-        SourceRow& row = rows.emplace_back();
-        largest_failing.push_back(0);
-        const bool by_ip = grouping == SourceGrouping::ip_and_from || grouping == SourceGrouping::ip;
-        if (by_ip) row.source_ip = ip;
-        if (grouping == SourceGrouping::ip_and_from) row.header_from = record.header_from;
-        row.policy_domain = report.policy.domain;
-        if (grouping == SourceGrouping::reporter) row.reporter = report.metadata.org_name;
-        row.first_seen = report.metadata.date_range.begin;
-        row.last_seen = report.metadata.date_range.end;
-      }
-      SourceRow& row = rows[it->second];
-      // A source IP can sign with different services over time; keep the
-      // first one identified.
-      if (row.sender == nullptr && sender != nullptr) {
-        row.sender = sender;
-        row.service = service;
-      }
-      row.evidence.add(psl, record, report.policy, verdict);
-      const std::string& reporter = report.metadata.org_name;
-      if (std::find(row.reporters.begin(), row.reporters.end(), reporter) == row.reporters.end()) {
-        row.reporters.push_back(reporter);
-      }
-      const std::int64_t day = report.metadata.date_range.begin / 86400;
-      if (std::find(row.days.begin(), row.days.end(), day) == row.days.end()) row.days.push_back(day);
-      if (!verdict.dmarc_pass && record.count > largest_failing[it->second]) {
-        largest_failing[it->second] = record.count;
-        row.sample_auth = describe_auth(record);
-      }
-      row.messages += record.count;
-      row.records += 1;
-      if (verdict.dmarc_pass) row.dmarc_pass_messages += record.count;
-      if (verdict.spf_aligned) row.spf_aligned_messages += record.count;
-      if (verdict.dkim_aligned) row.dkim_aligned_messages += record.count;
-      row.messages_by_disposition[static_cast<std::size_t>(record.disposition)] += record.count;
-      row.tally.add(verdict, record.count);
-      row.first_seen = std::min(row.first_seen, report.metadata.date_range.begin);
-      row.last_seen = std::max(row.last_seen, report.metadata.date_range.end);
+  std::string key;
+  auto scanned = summaries.scan_records(
+      filter, 0, *last,
+      [&](const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
+        key.assign(report.policy_domain);
+        key += '\t';
+        key += record.source_ip.bytes();
+        key += '\t';
+        key += record.header_from;
+        if (by_reporter) {
+          key += '\t';
+          key += report.reporter;
+        }
+        auto [it, inserted] = index.try_emplace(key, rows.size());
+        if (inserted) {
+          SourceRow& row = rows.emplace_back();
+          row.policy_domain = report.policy_domain;
+          row.source_ip = record.source_ip.to_string();
+          row.address = record.source_ip;
+          row.header_from = record.header_from;
+          if (by_reporter) row.reporter = report.reporter;
+        }
+        add_record(rows[it->second], psl, senders, report, record_id, record);
+        return true;
+      });
+  if (!scanned) return tl::unexpected(scanned.error());
+  for (SourceRow& row : rows) conclude(row);
+  std::sort(rows.begin(), rows.end(), listed_before);
+  return rows;
+}
+
+bool selected(const SourceRow& row, const SourceQuery& query) {
+  if (query.failing_only && row.dmarc_pass_messages == row.messages) return false;
+  if (query.category && row.category != *query.category) return false;
+  if (query.service && !equal_ignoring_case(row.service, *query.service)) return false;
+  if (query.min_messages && row.messages < *query.min_messages) return false;
+  return true;
+}
+
+void sort_rows(std::vector<SourceRow>& rows, SourceSort sort) {
+  const auto pass_rate = [](const SourceRow& r) {
+    return r.messages == 0 ? 1.0
+                           : static_cast<double>(r.dmarc_pass_messages) / static_cast<double>(r.messages);
+  };
+  switch (sort) {
+    case SourceSort::messages: return;  // rows come in that order
+    case SourceSort::pass:
+      std::stable_sort(rows.begin(), rows.end(),
+                       [&](const auto& a, const auto& b) { return pass_rate(a) < pass_rate(b); });
+      return;
+    case SourceSort::ip:
+      std::stable_sort(rows.begin(), rows.end(),
+                       [](const auto& a, const auto& b) { return a.source_ip < b.source_ip; });
+      return;
+    case SourceSort::from:
+      std::stable_sort(rows.begin(), rows.end(),
+                       [](const auto& a, const auto& b) { return a.header_from < b.header_from; });
+      return;
+    case SourceSort::last_seen:
+      std::stable_sort(rows.begin(), rows.end(),
+                       [](const auto& a, const auto& b) { return a.last_seen > b.last_seen; });
+      return;
+  }
+}
+
+// Filters, sorts and limits rows held in memory.
+bool select(std::vector<SourceRow> rows, const SourceQuery& query,
+            const std::function<void(SourceRow&&)>& sink) {
+  std::erase_if(rows, [&](const SourceRow& row) { return !selected(row, query); });
+  sort_rows(rows, query.sort);
+  const bool more = query.limit && rows.size() > *query.limit;
+  if (more) rows.resize(*query.limit);
+  for (SourceRow& row : rows) sink(std::move(row));
+  return more;
+}
+
+}  // namespace
+
+void add_record(SourceRow& row, const PublicSuffixList& psl, const SenderCatalog& senders,
+                const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
+  const RecordVerdict verdict = evaluate(psl, record, *report.policy);
+  // A source IP can sign with different services over time; keep the first
+  // one identified.
+  if (row.sender == nullptr) {
+    if (const KnownSender* sender = senders.identify(psl, record); sender != nullptr) {
+      row.sender = sender;
+      row.service = sender->name;
     }
   }
+  row.evidence.add(psl, record, *report.policy, verdict);
+  if (std::find(row.reporter_ids.begin(), row.reporter_ids.end(), report.reporter_id) ==
+      row.reporter_ids.end()) {
+    row.reporter_ids.push_back(report.reporter_id);
+    row.reporters.emplace_back(report.reporter);
+  }
+  add_distinct(row.days, report.date_range.begin / 86400);
+  if (!verdict.dmarc_pass && record.count > row.sample_auth_count) {
+    row.sample_auth_count = record.count;
+    row.sample_record = record_id;
+    row.sample_auth = describe_auth(record);
+  }
+  if (row.records == 0) {
+    row.first_seen = report.date_range.begin;
+    row.last_seen = report.date_range.end;
+  }
+  row.messages += record.count;
+  row.records += 1;
+  if (verdict.dmarc_pass) row.dmarc_pass_messages += record.count;
+  if (verdict.spf_aligned) row.spf_aligned_messages += record.count;
+  if (verdict.dkim_aligned) row.dkim_aligned_messages += record.count;
+  row.messages_by_disposition[static_cast<std::size_t>(record.disposition)] += record.count;
+  row.tally.add(verdict, record.count);
+  row.first_seen = std::min(row.first_seen, report.date_range.begin);
+  row.last_seen = std::max(row.last_seen, report.date_range.end);
+}
+
+void merge_totals(SourceRow& row, const SourceRow& other) {
+  if (other.records == 0) return;
+  if (row.sender == nullptr && other.sender != nullptr) {
+    row.sender = other.sender;
+    row.service = other.service;
+  }
+  Evidence& e = row.evidence;
+  const Evidence& o = other.evidence;
+  for (auto field : {&Evidence::failing, &Evidence::spf_own_permerror, &Evidence::dns_temperror,
+                     &Evidence::spf_own_failed_dkim_pass, &Evidence::forwarding_override,
+                     &Evidence::dkim_own_failed, &Evidence::dkim_absent, &Evidence::strict_only,
+                     &Evidence::foreign_pass, &Evidence::receiver_disagrees,
+                     &Evidence::any_spf_pass}) {
+    e.*field += o.*field;
+  }
+  for (auto field : {&Evidence::header_from, &Evidence::failed_selector, &Evidence::foreign_domain}) {
+    if ((e.*field).empty()) e.*field = o.*field;
+  }
+  for (const std::string& reporter : other.reporters) add_distinct(row.reporters, reporter);
+  for (std::int64_t reporter : other.reporter_ids) add_distinct(row.reporter_ids, reporter);
+  for (std::int64_t day : other.days) add_distinct(row.days, day);
+  if (other.sample_auth_count > row.sample_auth_count) {
+    row.sample_auth_count = other.sample_auth_count;
+    row.sample_record = other.sample_record;
+    row.sample_auth = other.sample_auth;
+  }
+  row.first_seen = row.records == 0 ? other.first_seen : std::min(row.first_seen, other.first_seen);
+  row.last_seen = row.records == 0 ? other.last_seen : std::max(row.last_seen, other.last_seen);
+  row.messages += other.messages;
+  row.records += other.records;
+  row.dmarc_pass_messages += other.dmarc_pass_messages;
+  row.spf_aligned_messages += other.spf_aligned_messages;
+  row.dkim_aligned_messages += other.dkim_aligned_messages;
+  for (std::size_t d = 0; d < row.messages_by_disposition.size(); ++d) {
+    row.messages_by_disposition[d] += other.messages_by_disposition[d];
+  }
+  for (std::size_t c = 0; c < 4; ++c) {
+    row.tally.messages_by_row_class[c] += other.tally.messages_by_row_class[c];
+  }
+  row.tally.dmarc_pass_rows += other.tally.dmarc_pass_rows;
+  row.tally.misaligned_or_unauthorized_rows += other.tally.misaligned_or_unauthorized_rows;
+}
+
+void conclude(SourceRow& row) {
+  row.category = classify_group(row.tally);
+  row.messages_by_category = {};
+  row.messages_by_category[static_cast<std::size_t>(row.category)] = row.messages;
+  row.diagnosis = diagnose(row.evidence, row.category, row.sender, row.source_ip);
+}
+
+bool listed_before(const SourceRow& a, const SourceRow& b) {
+  if (a.messages != b.messages) return a.messages > b.messages;
+  // The summaries' SQL order: domain, address bytes, From domain.
+  return std::tuple(std::string_view(a.policy_domain), a.address.bytes(), std::string_view(a.header_from),
+                    std::string_view(a.service), std::string_view(a.reporter)) <
+         std::tuple(std::string_view(b.policy_domain), b.address.bytes(), std::string_view(b.header_from),
+                    std::string_view(b.service), std::string_view(b.reporter));
+}
+
+Result<std::vector<SourceRow>> summarize_sources(storage::Store& store, const PublicSuffixList& psl,
+                                                 const SenderCatalog& senders,
+                                                 const storage::ReportFilter& filter) {
+  return collect_groups(store, psl, senders, filter, false);
+}
+
+std::vector<SourceRow> roll_up(const std::vector<SourceRow>& groups, SourceGrouping grouping) {
+  std::unordered_map<std::string, std::size_t> index;
+  std::vector<SourceRow> rows;
+  for (const SourceRow& group : groups) {
+    std::string key;
+    switch (grouping) {
+      case SourceGrouping::ip_and_from: key = group.policy_domain + '\t' + group.source_ip + '\t' + group.header_from; break;
+      case SourceGrouping::ip: key = group.source_ip; break;
+      case SourceGrouping::service: key = group.service; break;
+      case SourceGrouping::domain: key = group.policy_domain; break;
+      case SourceGrouping::reporter: key = group.reporter; break;
+    }
+    auto [it, inserted] = index.try_emplace(key, rows.size());
+    if (inserted) {
+      SourceRow& row = rows.emplace_back();
+      if (grouping == SourceGrouping::ip_and_from || grouping == SourceGrouping::ip) {
+        row.source_ip = group.source_ip;
+        row.address = group.address;
+      }
+      if (grouping == SourceGrouping::ip_and_from) row.header_from = group.header_from;
+      if (grouping == SourceGrouping::service) row.service = group.service;
+      if (grouping == SourceGrouping::domain || grouping == SourceGrouping::ip_and_from) {
+        row.policy_domain = group.policy_domain;
+      }
+      if (grouping == SourceGrouping::reporter) row.reporter = group.reporter;
+    }
+    SourceRow& row = rows[it->second];
+    merge_totals(row, group);
+    row.messages_by_category[static_cast<std::size_t>(group.category)] += group.messages;
+  }
   for (SourceRow& row : rows) {
-    row.category = classify_group(row.tally);
+    std::size_t biggest = 0;
+    for (std::size_t c = 1; c < row.messages_by_category.size(); ++c) {
+      if (row.messages_by_category[c] > row.messages_by_category[biggest]) biggest = c;
+    }
+    row.category = static_cast<GroupClass>(biggest);
     row.diagnosis = diagnose(row.evidence, row.category, row.sender, row.source_ip);
   }
-  std::sort(rows.begin(), rows.end(), [](const SourceRow& a, const SourceRow& b) {
-    return std::tie(b.messages, a.source_ip, a.header_from, a.service, a.policy_domain, a.reporter) <
-           std::tie(a.messages, b.source_ip, b.header_from, b.service, b.policy_domain, b.reporter);
-  });
+  std::sort(rows.begin(), rows.end(), listed_before);
   return rows;
+}
+
+Result<bool> query_sources(storage::Store& store, const PublicSuffixList& psl,
+                           const SenderCatalog& senders, const SourceQuery& query,
+                           const std::function<void(SourceRow&&)>& sink) {
+  const bool windowed = query.window.since || query.window.until || query.window.reporter;
+  if (windowed || query.grouping == SourceGrouping::reporter) {
+    auto groups = collect_groups(store, psl, senders, query.window,
+                                 query.grouping == SourceGrouping::reporter);
+    if (!groups) return tl::unexpected(groups.error());
+    if (query.grouping == SourceGrouping::ip_and_from) return select(std::move(*groups), query, sink);
+    return select(roll_up(*groups, query.grouping), query, sink);
+  }
+
+  if (auto refreshed = refresh_summaries(store, psl, senders); !refreshed) {
+    return tl::unexpected(refreshed.error());
+  }
+  storage::SummaryQuery summary_query;
+  summary_query.policy_domain = query.window.policy_domain;
+  if (query.grouping == SourceGrouping::ip_and_from && query.sort == SourceSort::messages) {
+    // Filters and order have columns of their own: rows stream from an index.
+    summary_query.failing_only = query.failing_only;
+    if (query.category) summary_query.category = static_cast<int>(*query.category);
+    summary_query.service = query.service;
+    summary_query.min_messages = query.min_messages;
+    std::size_t given = 0;
+    bool more = false;
+    auto streamed = for_each_source(store.summaries(), senders, summary_query, false,
+                                    [&](SourceRow&& row) {
+                                      if (query.limit && given == *query.limit) {
+                                        more = true;
+                                        return false;
+                                      }
+                                      ++given;
+                                      sink(std::move(row));
+                                      return true;
+                                    });
+    if (!streamed) return tl::unexpected(streamed.error());
+    return more;
+  }
+  std::vector<SourceRow> groups;
+  auto loaded = for_each_source(store.summaries(), senders, summary_query, false,
+                                [&](SourceRow&& row) {
+                                  groups.push_back(std::move(row));
+                                  return true;
+                                });
+  if (!loaded) return tl::unexpected(loaded.error());
+  if (query.grouping == SourceGrouping::ip_and_from) return select(std::move(groups), query, sink);
+  return select(roll_up(groups, query.grouping), query, sink);
 }
 
 }  // namespace dmarcsift::analysis

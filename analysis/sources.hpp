@@ -4,6 +4,8 @@
 // group and the service that sent it.
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,8 +13,10 @@
 #include "analysis/diagnosis.hpp"
 #include "analysis/identify.hpp"
 #include "analysis/public_suffix.hpp"
+#include "core/ip_address.hpp"
 #include "core/result.hpp"
 #include "storage/store.hpp"
+#include "storage/summaries.hpp"
 
 namespace dmarcsift::analysis {
 
@@ -22,6 +26,7 @@ struct SourceRow {
   // The group's key: the fields that do not apply to a grouping are empty
   // (--by service leaves source_ip and header_from empty, and so on).
   std::string source_ip;
+  IpAddress address;  // source_ip as stored, for ordering
   std::string header_from;
   std::string policy_domain;  // of --by domain; else the domain of the first report seen
   std::string service;        // identified sender, "" when unknown
@@ -34,22 +39,70 @@ struct SourceRow {
   storage::DispositionCounts messages_by_disposition{};
   GroupTally tally;
   GroupClass category = GroupClass::unauthorized;
+  // Of a roll-up: messages by the category of its groups (by GroupClass).
+  std::array<std::int64_t, 5> messages_by_category{};
   const KnownSender* sender = nullptr;  // into the catalog passed in; null when unknown
   Evidence evidence;
   std::vector<std::string> reporters;   // distinct org_names that reported the group
+  std::vector<std::int64_t> reporter_ids;  // the same, as the store names them
   std::vector<std::int64_t> days;       // distinct UTC days (begin / 86400) it was seen
   std::string sample_auth;              // auth results of its largest failing record
+  std::int64_t sample_auth_count = 0;   // that record's count
+  std::int64_t sample_record = 0;       // and its id
   std::vector<Diagnosis> diagnosis;  // most severe first
   std::int64_t first_seen = 0;  // earliest report begin
   std::int64_t last_seen = 0;   // latest report end
 };
 
-// Groups every record of the reports `filter` selects. Rows come sorted by
-// messages, largest first, ties by key.
+// Adds one record of `report` to the totals of `row`.
+void add_record(SourceRow& row, const PublicSuffixList& psl, const SenderCatalog& senders,
+                const storage::ScannedReport& report, std::int64_t record_id, const Record& record);
+
+// "dkim=pass d=sendgrid.net s=s1; spf=pass smtp.mailfrom=sendgrid.net", in
+// the words of an Authentication-Results header (RFC 8601).
+std::string describe_auth(const Record& record);
+// Adds the totals of `other` (a row with the same key, or one rolled into
+// `row`) to `row`.
+void merge_totals(SourceRow& row, const SourceRow& other);
+// Sets the category and the diagnosis from the totals of a
+// (source IP, header_from) row.
+void conclude(SourceRow& row);
+
+// The order rows are listed in by default: most messages first, ties by key.
+bool listed_before(const SourceRow& a, const SourceRow& b);
+
+// Every (source IP, header_from) group of the reports `filter` selects, read
+// from the records themselves. Rows come in listed_before() order.
 Result<std::vector<SourceRow>> summarize_sources(storage::Store& store,
                                                  const PublicSuffixList& psl,
                                                  const SenderCatalog& senders,
-                                                 const storage::ReportFilter& filter,
-                                                 SourceGrouping grouping);
+                                                 const storage::ReportFilter& filter);
+
+// Rolls groups up by `grouping` (anything but ip_and_from). A roll-up's
+// category is the category holding most of its messages among its groups, so
+// a service set up for one domain and not another reads as the bigger one,
+// not as "intermittent"; messages_by_category gives the split.
+std::vector<SourceRow> roll_up(const std::vector<SourceRow>& groups, SourceGrouping grouping);
+
+enum class SourceSort { messages, pass, ip, from, last_seen };
+
+struct SourceQuery {
+  storage::ReportFilter window;
+  SourceGrouping grouping = SourceGrouping::ip_and_from;
+  bool failing_only = false;  // rows with messages failing DMARC
+  std::optional<GroupClass> category;
+  std::optional<std::string> service;  // ignoring ASCII case
+  std::optional<std::int64_t> min_messages;
+  SourceSort sort = SourceSort::messages;
+  std::optional<std::size_t> limit;
+};
+
+// Gives `sink` the rows `query` asks for, in order, one at a time; returns
+// whether rows beyond the limit exist. Without a date or reporter window the
+// rows come from the summaries (brought up to date first), else from the
+// records.
+Result<bool> query_sources(storage::Store& store, const PublicSuffixList& psl,
+                           const SenderCatalog& senders, const SourceQuery& query,
+                           const std::function<void(SourceRow&&)>& sink);
 
 }  // namespace dmarcsift::analysis

@@ -15,12 +15,16 @@ namespace po = boost::program_options;
 namespace dmarcsift::cli {
 namespace {
 
+constexpr std::size_t k_default_table_findings = 20;
+
 po::options_description analyze_options() {
   po::options_description options("analyze options");
   add_report_filter_options(options);
   options.add_options()
       ("min-severity", po::value<std::string>()->value_name("LEVEL")->default_value("low"),
-       "critical, high, medium or low");
+       "critical, high, medium or low")
+      ("limit", po::value<std::size_t>()->value_name("N"),
+       "at most N findings; 0 for all (default: 20 in a table, all in json, ndjson)");
   add_sender_options(options);
   return options;
 }
@@ -131,42 +135,45 @@ ExitCode run_analyze(const GlobalOptions& global, const CommandArgs& args) {
   const auto min_severity = parse_severity(vm["min-severity"].as<std::string>());
   if (!min_severity) throw UsageError{"--min-severity must be critical, high, medium or low"};
   if (global.format == Format::csv) throw UsageError{"analyze prints table, json or ndjson"};
+  analysis::FindingQuery query;
+  query.window = filter;
+  query.min_severity = *min_severity;
+  if (vm.count("limit")) {
+    if (vm["limit"].as<std::size_t>() > 0) query.limit = vm["limit"].as<std::size_t>();
+  } else if (global.format == Format::table) {
+    query.limit = k_default_table_findings;
+  }
   auto context = open_analysis(global, vm);
   if (!context) return ExitCode::failure;
-  auto sources = analysis::summarize_sources(*context->store, context->psl, context->senders, filter,
-                                             analysis::SourceGrouping::ip_and_from);
-  if (!sources) {
-    print_error(sources.error());
+  // Findings stream as they come, most severe first, in every format.
+  const bool json = global.format == Format::json || global.format == Format::ndjson;
+  const bool array = global.format == Format::json;
+  std::size_t shown = 0;
+  if (array) std::cout << '[';
+  auto more = analysis::query_findings(
+      *context->store, context->psl, context->senders, query, [&](const analysis::Finding& f) {
+        if (json) {
+          JsonWriter line;
+          write_finding_json(line, f);
+          if (array && shown > 0) std::cout << ',';
+          std::cout << line.str();
+          if (!array) std::cout << '\n';
+        } else {
+          print_finding(f);
+        }
+        ++shown;
+      });
+  if (array) std::cout << "]\n";
+  if (!more) {
+    print_error(more.error());
     return ExitCode::failure;
   }
-  auto domains = analysis::summarize_domains(*context->store, context->psl, context->senders, filter);
-  if (!domains) {
-    print_error(domains.error());
-    return ExitCode::failure;
-  }
-  std::vector<analysis::Finding> findings = analysis::find_problems(*sources, *domains);
-  std::erase_if(findings, [&](const analysis::Finding& f) { return f.severity > *min_severity; });
-
-  if (global.format == Format::json || global.format == Format::ndjson) {
-    JsonWriter array;
-    if (global.format == Format::json) array.begin_array();
-    for (const auto& f : findings) {
-      if (global.format == Format::json) {
-        write_finding_json(array, f);
-      } else {
-        JsonWriter line;
-        write_finding_json(line, f);
-        std::cout << line.str() << '\n';
-      }
-    }
-    if (global.format == Format::json) std::cout << array.end_array().str() << '\n';
-    return ExitCode::ok;
-  }
-  if (findings.empty()) {
+  if (json) return ExitCode::ok;
+  if (shown == 0) {
     std::cout << "no findings\n";
-    return ExitCode::ok;
+  } else if (*more) {
+    std::cout << "\n(the first " << shown << " findings; --limit N or --limit 0 shows more)\n";
   }
-  for (const auto& f : findings) print_finding(f);
   return ExitCode::ok;
 }
 

@@ -15,6 +15,8 @@ namespace po = boost::program_options;
 namespace dmarcsift::cli {
 namespace {
 
+constexpr std::size_t k_default_table_rows = 50;
+
 po::options_description sources_options() {
   po::options_description options("sources options");
   options.add_options()
@@ -28,7 +30,8 @@ po::options_description sources_options() {
       ("service", po::value<std::string>()->value_name("NAME"),
        "only groups identified as this service (case-insensitive)")
       ("min-messages", po::value<std::int64_t>()->value_name("N"), "only groups with at least N messages")
-      ("limit", po::value<std::size_t>()->value_name("N"), "at most N rows")
+      ("limit", po::value<std::size_t>()->value_name("N"),
+       "at most N rows; 0 for all (default: 50 in a table, all in json, csv, ndjson)")
       ("sort", po::value<std::string>()->value_name("KEY")->default_value("messages"),
        "messages (default), pass (lowest DMARC pass rate first), ip, from or last-seen");
   add_sender_options(options);
@@ -53,11 +56,6 @@ std::optional<analysis::GroupClass> parse_class(std::string_view text) {
   return std::nullopt;
 }
 
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::string percent(std::int64_t part, std::int64_t whole) {
   if (whole == 0) return "-";
@@ -87,6 +85,12 @@ void write_row_json(JsonWriter& json, const analysis::SourceRow& row) {
   for (auto c : {analysis::RowClass::aligned, analysis::RowClass::forwarded,
                  analysis::RowClass::misaligned, analysis::RowClass::unauthorized}) {
     json.key(analysis::to_string(c)).value(row.tally.messages_by_row_class[static_cast<std::size_t>(c)]);
+  }
+  json.end_object().key("messages_by_category").begin_object();
+  for (auto c : {analysis::GroupClass::aligned, analysis::GroupClass::forwarded,
+                 analysis::GroupClass::misaligned, analysis::GroupClass::unauthorized,
+                 analysis::GroupClass::intermittent}) {
+    json.key(analysis::to_string(c)).value(row.messages_by_category[static_cast<std::size_t>(c)]);
   }
   json.end_object()
       .key("category").value(analysis::to_string(row.category))
@@ -137,56 +141,56 @@ ExitCode run_sources(const GlobalOptions& global, const CommandArgs& args) {
     throw UsageError{"--sort must be messages, pass, ip, from or last-seen"};
   }
 
+  analysis::SourceQuery query;
+  query.window = filter;
+  query.grouping = *grouping;
+  query.failing_only = vm["failing"].as<bool>();
+  query.category = category;
+  if (vm.count("service")) query.service = vm["service"].as<std::string>();
+  if (vm.count("min-messages")) query.min_messages = vm["min-messages"].as<std::int64_t>();
+  if (sort == "pass") query.sort = analysis::SourceSort::pass;
+  if (sort == "ip") query.sort = analysis::SourceSort::ip;
+  if (sort == "from") query.sort = analysis::SourceSort::from;
+  if (sort == "last-seen") query.sort = analysis::SourceSort::last_seen;
+  // A table is read by a person: the first rows, and a line saying there are
+  // more. Programs get every row unless they ask otherwise.
+  const bool table_format = global.format == Format::table;
+  if (vm.count("limit")) {
+    if (vm["limit"].as<std::size_t>() > 0) query.limit = vm["limit"].as<std::size_t>();
+  } else if (table_format) {
+    query.limit = k_default_table_rows;
+  }
+
   auto context = open_analysis(global, vm);
   if (!context) return ExitCode::failure;
-  auto rows = analysis::summarize_sources(*context->store, context->psl, context->senders, filter, *grouping);
-  if (!rows) {
-    print_error(rows.error());
+  // JSON streams row by row: a postmaster exporting millions of sources
+  // should not need memory for all of them. Tables need every row to size
+  // their columns.
+  const bool json = global.format == Format::json || global.format == Format::ndjson;
+  const bool array = global.format == Format::json;
+  std::vector<analysis::SourceRow> selected;
+  bool first = true;
+  if (array) std::cout << '[';
+  auto more = analysis::query_sources(
+      *context->store, context->psl, context->senders, query, [&](analysis::SourceRow&& row) {
+        if (!json) {
+          selected.push_back(std::move(row));
+          return;
+        }
+        JsonWriter line;
+        write_row_json(line, row);
+        if (array && !first) std::cout << ',';
+        std::cout << line.str();
+        if (!array) std::cout << '\n';
+        first = false;
+      });
+  if (!more) {
+    if (array) std::cout << "]\n";
+    print_error(more.error());
     return ExitCode::failure;
   }
-
-  std::vector<analysis::SourceRow> selected;
-  for (analysis::SourceRow& row : *rows) {
-    if (vm["failing"].as<bool>() && row.dmarc_pass_messages == row.messages) continue;
-    if (category && row.category != *category) continue;
-    if (vm.count("service") && !equal_ignoring_case(row.service, vm["service"].as<std::string>())) continue;
-    if (vm.count("min-messages") && row.messages < vm["min-messages"].as<std::int64_t>()) continue;
-    selected.push_back(std::move(row));
-  }
-  const auto pass_rate = [](const analysis::SourceRow& r) {
-    return r.messages == 0 ? 1.0 : static_cast<double>(r.dmarc_pass_messages) / static_cast<double>(r.messages);
-  };
-  if (sort == "pass") {
-    std::stable_sort(selected.begin(), selected.end(),
-                     [&](const auto& a, const auto& b) { return pass_rate(a) < pass_rate(b); });
-  } else if (sort == "ip") {
-    std::stable_sort(selected.begin(), selected.end(),
-                     [](const auto& a, const auto& b) { return a.source_ip < b.source_ip; });
-  } else if (sort == "from") {
-    std::stable_sort(selected.begin(), selected.end(),
-                     [](const auto& a, const auto& b) { return a.header_from < b.header_from; });
-  } else if (sort == "last-seen") {
-    std::stable_sort(selected.begin(), selected.end(),
-                     [](const auto& a, const auto& b) { return a.last_seen > b.last_seen; });
-  }
-  if (vm.count("limit") && selected.size() > vm["limit"].as<std::size_t>()) {
-    selected.resize(vm["limit"].as<std::size_t>());
-  }
-
-  if (global.format == Format::json || global.format == Format::ndjson) {
-    if (global.format == Format::json) {
-      JsonWriter json;
-      json.begin_array();
-      for (const auto& row : selected) write_row_json(json, row);
-      json.end_array();
-      std::cout << json.str() << '\n';
-    } else {
-      for (const auto& row : selected) {
-        JsonWriter json;
-        write_row_json(json, row);
-        std::cout << json.str() << '\n';
-      }
-    }
+  if (json) {
+    if (array) std::cout << "]\n";
     return ExitCode::ok;
   }
   const bool csv = global.format == Format::csv;
@@ -251,6 +255,9 @@ ExitCode run_sources(const GlobalOptions& global, const CommandArgs& args) {
                           *grouping == analysis::SourceGrouping::ip;
     table.keep_whole[category_column] = true;
     table.print(std::cout);
+    if (*more) {
+      std::cout << "(the first " << selected.size() << " rows; --limit N or --limit 0 shows more)\n";
+    }
   }
   return ExitCode::ok;
 }

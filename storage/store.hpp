@@ -83,6 +83,8 @@ struct Totals {
   DispositionCounts messages_by_disposition{};
 };
 
+class Summaries;
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -107,6 +109,9 @@ class Store {
   virtual Result<std::vector<ReportSummary>> list_reports(const ReportFilter& filter) = 0;
   virtual Result<std::optional<StoredReport>> load_report(std::int64_t id) = 0;
   virtual Result<Totals> totals() = 0;
+
+  // The derived per-source data analysis keeps beside the reports.
+  virtual Summaries& summaries() = 0;
 };
 
 }  // namespace dmarcsift::storage

@@ -37,7 +37,7 @@ namespace {
 //   never deleted, so the check could not fail, yet it cost a lookup per
 //   column on every insert. Foreign keys guard the structural links
 //   (warnings -> reports, reports -> mail_messages).
-constexpr std::array<const char*, 1> k_migrations = {
+constexpr std::array<const char*, 2> k_migrations = {
     R"sql(
 CREATE TABLE names (
   id INTEGER PRIMARY KEY,
@@ -175,6 +175,48 @@ CREATE TABLE inputs (
   reports_stored INTEGER NOT NULL,
   duplicate_reports INTEGER NOT NULL,
   at INTEGER NOT NULL                      -- epoch seconds
+);
+)sql",
+
+    // Version 2: summaries the analysis maintains (storage/summaries.hpp), so
+    // that queries read one row per source rather than every record. Domains
+    // and header_from are plain text here: one row per source, not per record,
+    // and readable without the names table.
+    R"sql(
+CREATE INDEX reports_by_domain ON reports (policy_domain, end_time);
+
+CREATE TABLE source_summaries (
+  id INTEGER PRIMARY KEY,
+  policy_domain TEXT NOT NULL,
+  source_ip BLOB,                          -- 4 or 16 network-order bytes
+  header_from TEXT,                        -- NULL for an empty one
+  messages INTEGER NOT NULL,
+  failing_messages INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  category INTEGER NOT NULL,
+  severity INTEGER,                        -- NULL: no finding
+  service TEXT,
+  state BLOB NOT NULL,                     -- the analysis' totals, opaque here
+  UNIQUE (policy_domain, source_ip, header_from)  -- writers look up with IS first
+);
+CREATE INDEX source_summaries_by_messages ON source_summaries (messages);
+CREATE INDEX source_summaries_by_severity ON source_summaries (severity, failing_messages DESC)
+  WHERE severity IS NOT NULL;
+
+CREATE TABLE domain_summaries (
+  policy_domain TEXT PRIMARY KEY,
+  state BLOB NOT NULL
+) WITHOUT ROWID;
+
+-- One row: every report with id <= folded_through is in the summaries,
+-- except while a rebuild runs (rebuilding = 1): then only those of the
+-- policy domains up to rebuilt_through, in text order.
+CREATE TABLE summary_mark (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  folded_through INTEGER NOT NULL,
+  fingerprint TEXT NOT NULL,
+  rebuilding INTEGER NOT NULL,
+  rebuilt_through TEXT
 );
 )sql",
 };

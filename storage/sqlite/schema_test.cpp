@@ -55,15 +55,15 @@ TEST_CASE("an empty (version 0) database is migrated to the current schema") {
     exec_sql(db.get(), "VACUUM");  // a valid, empty database file
     CHECK(query_int(db.get(), "PRAGMA user_version") == 0);
   }
-  REQUIRE(schema_version() == 1);
+  REQUIRE(schema_version() == 2);
   for (int open = 0; open < 2; ++open) {  // the second open finds nothing to do
     CAPTURE(open);
     auto store = open_sqlite_store(path);
     REQUIRE_MESSAGE(store.has_value(), to_string(store.error()));
     DbHandle db = connect(path);
-    CHECK(query_int(db.get(), "PRAGMA user_version") == 1);
+    CHECK(query_int(db.get(), "PRAGMA user_version") == 2);
     CHECK(query_int(db.get(), "PRAGMA application_id") == k_application_id);
-    CHECK(query_int(db.get(), "SELECT count(*) FROM sqlite_master WHERE type = 'table'") == 9);
+    CHECK(query_int(db.get(), "SELECT count(*) FROM sqlite_master WHERE type = 'table'") == 12);
     CHECK(query_int(db.get(), "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = "
                               "'wal'") == 1);
   }
@@ -92,7 +92,7 @@ TEST_CASE("a database from a newer build is refused") {
   CHECK(error.code == Errc::database);
   CHECK(error.where == path.string());
   CHECK(error.what ==
-        "database schema version 7 is newer than this build supports (1); upgrade dmarcsift");
+        "database schema version 7 is newer than this build supports (2); upgrade dmarcsift");
 }
 
 TEST_CASE("another application's SQLite database is refused") {

@@ -13,6 +13,8 @@
 
 #include "storage/sqlite/schema.hpp"
 #include "storage/sqlite/statement.hpp"
+#include "storage/sqlite/summaries.hpp"
+#include "storage/summaries.hpp"
 
 namespace dmarcsift::storage {
 namespace {
@@ -168,6 +170,7 @@ class SqliteStore final : public Store {
   Result<std::vector<ReportSummary>> list_reports(const ReportFilter& filter) override;
   Result<std::optional<StoredReport>> load_report(std::int64_t id) override;
   Result<Totals> totals() override;
+  Summaries& summaries() override { return *m_summaries; }
 
  private:
   struct BatchMessage {
@@ -215,6 +218,7 @@ class SqliteStore final : public Store {
   // it. Valid inside a batch, for the path it was opened for.
   std::string m_input_path;
   std::optional<std::int64_t> m_input_id;
+  std::unique_ptr<Summaries> m_summaries;  // on the same connection
   std::optional<sqlite::Transaction> m_batch;  // destroyed first: rolls back
 };
 
@@ -256,6 +260,9 @@ Result<void> SqliteStore::prepare_statements() {
   auto savepoint = sqlite::SavepointStatements::prepare(m_db.get(), m_where);
   if (!savepoint) return tl::unexpected(std::move(savepoint.error()));
   m_savepoint = std::move(*savepoint);
+  auto summaries = sqlite::make_summaries(m_db.get(), m_where);
+  if (!summaries) return tl::unexpected(std::move(summaries.error()));
+  m_summaries = std::move(*summaries);
   return {};
 }
 

@@ -1,0 +1,576 @@
+#include "analysis/summary_index.hpp"
+
+#include <algorithm>
+#include <bitset>
+#include <memory>
+#include <unordered_map>
+
+#include "analysis/findings.hpp"
+#include "core/content_hash.hpp"
+
+namespace dmarcsift::analysis {
+namespace {
+
+// Bump when a change to classification, diagnosis, findings or the encoding
+// below changes what a summary row holds: stored summaries are rebuilt.
+constexpr int k_rules_version = 1;
+constexpr std::uint8_t k_encoding = 1;
+// Records folded per transaction: bounds memory (a row per new source) and
+// how long other writers wait.
+constexpr std::int64_t k_chunk_records = 50000;
+
+class Writer {
+ public:
+  void number(std::uint64_t value) {
+    while (value >= 0x80) {
+      m_bytes.push_back(static_cast<char>((value & 0x7f) | 0x80));
+      value >>= 7;
+    }
+    m_bytes.push_back(static_cast<char>(value));
+  }
+  void signed_number(std::int64_t value) { number(static_cast<std::uint64_t>(value)); }
+  void text(std::string_view value) {
+    number(value.size());
+    m_bytes.append(value);
+  }
+  std::string take() { return std::move(m_bytes); }
+
+ private:
+  std::string m_bytes;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : m_bytes(bytes) {}
+  bool number(std::uint64_t& value) {
+    value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (m_bytes.empty()) return false;
+      const auto byte = static_cast<unsigned char>(m_bytes.front());
+      m_bytes.remove_prefix(1);
+      value |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return false;
+  }
+  bool signed_number(std::int64_t& value) {
+    std::uint64_t raw = 0;
+    if (!number(raw)) return false;
+    value = static_cast<std::int64_t>(raw);
+    return true;
+  }
+  bool text(std::string& value) {
+    std::uint64_t size = 0;
+    if (!number(size) || size > m_bytes.size()) return false;
+    value.assign(m_bytes.substr(0, size));
+    m_bytes.remove_prefix(size);
+    return true;
+  }
+  bool done() const { return m_bytes.empty(); }
+
+ private:
+  std::string_view m_bytes;
+};
+
+// The counters of a SourceRow in their encoded order.
+template <typename Row, typename F>
+void each_counter(Row& row, F&& f) {
+  f(row.messages);
+  f(row.records);
+  f(row.dmarc_pass_messages);
+  f(row.spf_aligned_messages);
+  f(row.dkim_aligned_messages);
+  for (auto& n : row.messages_by_disposition) f(n);
+  for (auto& n : row.tally.messages_by_row_class) f(n);
+  f(row.tally.dmarc_pass_rows);
+  f(row.tally.misaligned_or_unauthorized_rows);
+  auto& e = row.evidence;
+  for (auto* n : {&e.failing, &e.spf_own_permerror, &e.dns_temperror, &e.spf_own_failed_dkim_pass,
+                  &e.forwarding_override, &e.dkim_own_failed, &e.dkim_absent, &e.strict_only,
+                  &e.foreign_pass, &e.receiver_disagrees, &e.any_spf_pass}) {
+    f(*n);
+  }
+  f(row.sample_auth_count);
+  f(row.first_seen);
+  f(row.last_seen);
+}
+
+// What a domain's totals were last ranked with: the parts of the policy that
+// assess() reads.
+struct RankedPolicy {
+  std::int64_t p = -1;  // -1: never ranked
+  std::int64_t sp = -1;
+  std::int64_t testing = -1;
+  bool operator==(const RankedPolicy&) const = default;
+};
+
+RankedPolicy ranked(const PolicyPublished& policy) {
+  return {static_cast<std::int64_t>(policy.p),
+          policy.sp ? static_cast<std::int64_t>(*policy.sp) : -1,
+          policy.testing ? static_cast<std::int64_t>(*policy.testing) : -1};
+}
+
+struct DomainState {
+  DomainRow totals;
+  RankedPolicy ranked_with;
+};
+
+template <typename Row, typename F>
+void each_domain_counter(Row& row, F&& f) {
+  f(row.messages);
+  f(row.dmarc_pass_messages);
+  f(row.sources);
+  for (auto& n : row.messages_by_category) f(n);
+  for (auto& n : row.failing_by_category) f(n);
+  f(row.legitimate_messages);
+  f(row.legitimate_failing);
+  f(row.legitimate_failing_sources);
+}
+
+std::string encode_domain(const DomainState& state) {
+  Writer out;
+  out.number(k_encoding);
+  each_domain_counter(state.totals, [&](std::int64_t n) { out.signed_number(n); });
+  out.signed_number(state.ranked_with.p);
+  out.signed_number(state.ranked_with.sp);
+  out.signed_number(state.ranked_with.testing);
+  return out.take();
+}
+
+bool decode_domain(std::string_view bytes, DomainState& state) {
+  Reader in(bytes);
+  std::uint64_t encoding = 0;
+  bool ok = in.number(encoding) && encoding == k_encoding;
+  each_domain_counter(state.totals, [&](std::int64_t& n) { ok = ok && in.signed_number(n); });
+  ok = ok && in.signed_number(state.ranked_with.p) && in.signed_number(state.ranked_with.sp) &&
+       in.signed_number(state.ranked_with.testing);
+  return ok && in.done();
+}
+
+// Adds (sign 1) or takes back (sign -1) what a source contributes to its
+// domain's totals.
+void contribute(DomainRow& domain, const SourceRow& source, int sign) {
+  const auto category = static_cast<std::size_t>(source.category);
+  const std::int64_t failing = source.messages - source.dmarc_pass_messages;
+  domain.messages += sign * source.messages;
+  domain.dmarc_pass_messages += sign * source.dmarc_pass_messages;
+  domain.sources += sign;
+  domain.messages_by_category[category] += sign * source.messages;
+  domain.failing_by_category[category] += sign * failing;
+  if (source.category != GroupClass::unauthorized) {
+    domain.legitimate_messages += sign * source.messages;
+    domain.legitimate_failing += sign * failing;
+    if (failing > 0) domain.legitimate_failing_sources += sign;
+  }
+}
+
+storage::SourceSummary to_summary(const SourceRow& row, std::int64_t id,
+                                  const PolicyPublished& policy) {
+  storage::SourceSummary summary;
+  summary.id = id;
+  summary.policy_domain = row.policy_domain;
+  summary.source_ip = row.address;
+  summary.header_from = row.header_from;
+  summary.messages = row.messages;
+  summary.failing_messages = row.messages - row.dmarc_pass_messages;
+  summary.last_seen = row.last_seen;
+  summary.category = static_cast<int>(row.category);
+  if (auto finding = assess(row, policy)) summary.severity = static_cast<int>(finding->severity);
+  summary.service = row.service;
+  summary.state = encode_totals(row);
+  return summary;
+}
+
+Result<void> from_summary(const storage::SourceSummary& summary, const SenderCatalog& senders,
+                          SourceRow& row) {
+  row.policy_domain = summary.policy_domain;
+  row.address = summary.source_ip;
+  row.source_ip = summary.source_ip.to_string();
+  row.header_from = summary.header_from;
+  row.service = summary.service;
+  row.sender = summary.service.empty() ? nullptr : senders.find(summary.service);
+  if (!decode_totals(summary.state, row)) {
+    return fail(Errc::database, "source summary " + std::to_string(summary.id),
+                "corrupt database: malformed summary totals");
+  }
+  conclude(row);
+  return {};
+}
+
+// Remembers which keys this refresh has written, so that a rebuild from
+// empty skips the look-up of keys it has never seen. False positives only
+// cost a look-up.
+class SeenKeys {
+ public:
+  void add(std::string_view key) {
+    for (std::uint64_t h : hashes(key)) m_bits->set(h % k_bits);
+  }
+  bool maybe(std::string_view key) const {
+    for (std::uint64_t h : hashes(key)) {
+      if (!m_bits->test(h % k_bits)) return false;
+    }
+    return true;
+  }
+
+ private:
+  static constexpr std::size_t k_bits = std::size_t{1} << 24;  // 2 MiB
+  static std::array<std::uint64_t, 3> hashes(std::string_view key) {
+    const std::uint64_t a = std::hash<std::string_view>{}(key);
+    const std::uint64_t b = (a >> 29 | a << 35) * 0x9e3779b97f4a7c15ull + 1;
+    return {a, b, a + 2 * b};
+  }
+  std::unique_ptr<std::bitset<k_bits>> m_bits = std::make_unique<std::bitset<k_bits>>();
+};
+
+// The policy domains a transaction touches: their totals, and the policy
+// their sources are ranked under.
+class DomainCache {
+ public:
+  DomainCache(storage::Summaries& summaries, const SenderCatalog& senders)
+      : m_summaries(summaries), m_senders(senders) {}
+
+  // The domain's entry, loaded on first use; a domain whose policy changed
+  // since its sources were ranked has them ranked again first.
+  Result<std::pair<DomainState, PolicyPublished>*> get(const std::string& domain) {
+    if (auto it = m_entries.find(domain); it != m_entries.end()) return &it->second;
+    auto& entry = m_entries[domain];
+    auto& [state, policy] = entry;
+    auto latest = m_summaries.latest_policy(domain);
+    if (!latest) return tl::unexpected(latest.error());
+    if (*latest) policy = **latest;
+    auto stored = m_summaries.find_domain(domain);
+    if (!stored) return tl::unexpected(stored.error());
+    if (!*stored) return &entry;
+    if (!decode_domain(**stored, state)) {
+      return fail(Errc::database, domain, "corrupt database: malformed domain summary");
+    }
+    if (state.ranked_with == ranked(policy)) return &entry;
+    std::vector<storage::SourceSummary> ranked_before;
+    storage::SummaryQuery of_domain;
+    of_domain.policy_domain = domain;
+    auto listed = m_summaries.scan_sources(of_domain, [&](storage::SourceSummary&& source) {
+      ranked_before.push_back(std::move(source));
+      return true;
+    });
+    if (!listed) return tl::unexpected(listed.error());
+    for (const storage::SourceSummary& before : ranked_before) {
+      SourceRow source;
+      if (auto ok = from_summary(before, m_senders, source); !ok) return tl::unexpected(ok.error());
+      if (auto ok = m_summaries.put_source(to_summary(source, before.id, policy)); !ok) {
+        return tl::unexpected(ok.error());
+      }
+    }
+    return &entry;
+  }
+
+  Result<void> store() {
+    for (auto& [domain, entry] : m_entries) {
+      entry.first.ranked_with = ranked(entry.second);
+      if (auto ok = m_summaries.put_domain(domain, encode_domain(entry.first)); !ok) return ok;
+    }
+    return {};
+  }
+
+ private:
+  storage::Summaries& m_summaries;
+  const SenderCatalog& m_senders;
+  std::unordered_map<std::string, std::pair<DomainState, PolicyPublished>> m_entries;
+};
+
+// Rows of new records, by key, before they are merged into the summaries.
+class FreshRows {
+ public:
+  void add(const PublicSuffixList& psl, const SenderCatalog& senders,
+           const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
+    m_key.assign(report.policy_domain);
+    m_key += '\t';
+    m_key += record.source_ip.bytes();
+    m_key += '\t';
+    m_key += record.header_from;
+    auto [it, inserted] = m_index.try_emplace(m_key, m_rows.size());
+    if (inserted) {
+      SourceRow& row = m_rows.emplace_back();
+      row.policy_domain = report.policy_domain;
+      row.address = record.source_ip;
+      row.source_ip = record.source_ip.to_string();
+      row.header_from = record.header_from;
+    }
+    add_record(m_rows[it->second], psl, senders, report, record_id, record);
+    ++m_records;
+  }
+  std::size_t size() const { return m_rows.size(); }
+  std::int64_t records() const { return m_records; }
+  std::vector<SourceRow>& rows() { return m_rows; }
+  void clear() {
+    m_index.clear();
+    m_rows.clear();
+  }
+
+ private:
+  std::unordered_map<std::string, std::size_t> m_index;
+  std::vector<SourceRow> m_rows;
+  std::string m_key;
+  std::int64_t m_records = 0;
+};
+
+// New rows held in memory before they are written: bounds memory on a
+// rebuild of a domain with very many sources.
+constexpr std::size_t k_max_fresh_rows = 20000;
+
+// Merges `rows` into the summaries. `seen`, during a rebuild, remembers the
+// keys written so far: a key it never saw has no stored row to look up.
+Result<void> write_rows(storage::Summaries& summaries, const SenderCatalog& senders,
+                        std::vector<SourceRow>& rows, DomainCache& domains, SeenKeys* seen) {
+  std::string key;
+  for (SourceRow& row : rows) {
+    key.assign(row.policy_domain);
+    key += '\t';
+    key += row.address.bytes();
+    key += '\t';
+    key += row.header_from;
+    std::optional<storage::SourceSummary> existing;
+    if (seen == nullptr || seen->maybe(key)) {
+      auto found = summaries.find_source(row.policy_domain, row.address, row.header_from);
+      if (!found) return tl::unexpected(found.error());
+      existing = std::move(*found);
+    }
+    if (seen != nullptr) seen->add(key);
+    auto entry = domains.get(row.policy_domain);
+    if (!entry) return tl::unexpected(entry.error());
+    auto& [state, policy] = **entry;
+    SourceRow merged;
+    if (existing) {
+      if (auto ok = from_summary(*existing, senders, merged); !ok) return tl::unexpected(ok.error());
+      contribute(state.totals, merged, -1);
+      merge_totals(merged, row);
+    } else {
+      merged = std::move(row);
+    }
+    conclude(merged);
+    contribute(state.totals, merged, 1);
+    if (auto ok = summaries.put_source(to_summary(merged, existing ? existing->id : 0, policy)); !ok) {
+      return ok;
+    }
+  }
+  return {};
+}
+
+// Folds the records of `filter`'s reports after `after` up to `through`;
+// runs inside an update transaction. Returns the records folded.
+Result<std::int64_t> fold(storage::Summaries& summaries, const PublicSuffixList& psl,
+                          const SenderCatalog& senders, const storage::ReportFilter& filter,
+                          std::int64_t after, std::int64_t through, SeenKeys* seen) {
+  DomainCache domains(summaries, senders);
+  FreshRows fresh;
+  std::optional<Error> error;
+  auto scanned = summaries.scan_records(
+      filter, after, through,
+      [&](const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
+        fresh.add(psl, senders, report, record_id, record);
+        if (fresh.size() < k_max_fresh_rows) return true;
+        if (auto ok = write_rows(summaries, senders, fresh.rows(), domains, seen); !ok) {
+          error = ok.error();
+          return false;
+        }
+        fresh.clear();
+        return true;
+      });
+  if (!scanned) return tl::unexpected(scanned.error());
+  if (error) return tl::unexpected(*error);
+  if (auto ok = write_rows(summaries, senders, fresh.rows(), domains, seen); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  if (auto ok = domains.store(); !ok) return tl::unexpected(ok.error());
+  return fresh.records();
+}
+
+}  // namespace
+
+std::string encode_totals(const SourceRow& row) {
+  Writer out;
+  out.number(k_encoding);
+  each_counter(row, [&](std::int64_t n) { out.signed_number(n); });
+  // The From domain is the row's key; the sample record and the reporters
+  // are ids, their text is looked up for the rows shown.
+  out.text(row.evidence.failed_selector);
+  out.text(row.evidence.foreign_domain);
+  out.signed_number(row.sample_record);
+  out.number(row.reporter_ids.size());
+  for (std::int64_t reporter : row.reporter_ids) out.signed_number(reporter);
+  // Days ascending, each as the step from the one before: a source seen
+  // daily costs a byte a day.
+  std::vector<std::int64_t> days = row.days;
+  std::sort(days.begin(), days.end());
+  out.number(days.size());
+  std::int64_t previous = 0;
+  for (std::int64_t day : days) {
+    out.signed_number(day - previous);
+    previous = day;
+  }
+  return out.take();
+}
+
+bool decode_totals(std::string_view bytes, SourceRow& row) {
+  Reader in(bytes);
+  std::uint64_t encoding = 0;
+  bool ok = in.number(encoding) && encoding == k_encoding;
+  each_counter(row, [&](std::int64_t& n) { ok = ok && in.signed_number(n); });
+  row.evidence.header_from = row.header_from;
+  ok = ok && in.text(row.evidence.failed_selector) && in.text(row.evidence.foreign_domain) &&
+       in.signed_number(row.sample_record);
+  std::uint64_t count = 0;
+  ok = ok && in.number(count) && count <= bytes.size();
+  row.reporters.clear();
+  row.reporter_ids.clear();
+  for (std::uint64_t i = 0; ok && i < count; ++i) ok = in.signed_number(row.reporter_ids.emplace_back());
+  ok = ok && in.number(count) && count <= bytes.size();
+  row.days.clear();
+  std::int64_t day = 0;
+  for (std::uint64_t i = 0; ok && i < count; ++i) {
+    std::int64_t step = 0;
+    ok = in.signed_number(step);
+    day += step;
+    row.days.push_back(day);
+  }
+  return ok && in.done();
+}
+
+std::string summary_fingerprint(const PublicSuffixList& psl, const SenderCatalog& senders) {
+  std::string catalog;
+  for (const KnownSender& sender : senders.senders()) {
+    catalog += sender.name + '\x1f' + sender.category + '\x1f' + sender.fix + '\x1f';
+    for (const auto* list : {&sender.dkim_domains, &sender.bounce_domains}) {
+      for (const std::string& domain : *list) catalog += domain + ' ';
+      catalog += '\x1f';
+    }
+    catalog += '\x1e';
+  }
+  return "rules " + std::to_string(k_rules_version) + "; psl " + psl.identity() + "; senders " +
+         hash_to_hex(content_hash(catalog));
+}
+
+Result<RefreshResult> refresh_summaries(storage::Store& store, const PublicSuffixList& psl,
+                                        const SenderCatalog& senders) {
+  storage::Summaries& summaries = store.summaries();
+  const std::string fingerprint = summary_fingerprint(psl, senders);
+  // Most calls find nothing to do; they are answered without the write lock.
+  auto mark = summaries.mark();
+  if (!mark) return tl::unexpected(mark.error());
+  auto last = summaries.last_report_id();
+  if (!last) return tl::unexpected(last.error());
+  RefreshResult result;
+  if (mark->fingerprint == fingerprint && !mark->rebuilding && mark->folded_through >= *last) {
+    return result;
+  }
+
+  // A rebuild goes one policy domain at a time, each in its own transaction,
+  // so that every source is written once and other writers never wait long.
+  SeenKeys seen;
+  std::optional<std::vector<std::string>> rebuild_domains;
+  for (;;) {
+    if (auto ok = summaries.begin_update(); !ok) return tl::unexpected(ok.error());
+    // Read again under the write lock: another process may have folded.
+    mark = summaries.mark();
+    if (!mark) return tl::unexpected(mark.error());
+    last = summaries.last_report_id();
+    if (!last) return tl::unexpected(last.error());
+    if (mark->fingerprint != fingerprint) {
+      if (auto ok = summaries.clear(); !ok) return tl::unexpected(ok.error());
+      mark = storage::SummaryMark{*last, fingerprint, true, ""};
+      result.rebuilt = true;
+    }
+    if (mark->rebuilding) {
+      if (!rebuild_domains) {
+        auto domains = summaries.policy_domains(mark->folded_through);
+        if (!domains) return tl::unexpected(domains.error());
+        rebuild_domains = std::move(*domains);
+      }
+      auto next = std::upper_bound(rebuild_domains->begin(), rebuild_domains->end(),
+                                   mark->rebuilt_through);
+      if (next == rebuild_domains->end()) {
+        mark->rebuilding = false;
+        mark->rebuilt_through.clear();
+      } else {
+        storage::ReportFilter of_domain;
+        of_domain.policy_domain = *next;
+        auto records = fold(summaries, psl, senders, of_domain, 0, mark->folded_through, &seen);
+        if (!records) return tl::unexpected(records.error());
+        result.records += *records;
+        mark->rebuilt_through = *next;
+      }
+    } else if (mark->folded_through < *last) {
+      auto end = summaries.chunk_end(mark->folded_through, *last, k_chunk_records);
+      if (!end) return tl::unexpected(end.error());
+      auto records = fold(summaries, psl, senders, {}, mark->folded_through, *end, nullptr);
+      if (!records) return tl::unexpected(records.error());
+      result.records += *records;
+      mark->folded_through = *end;
+    } else {
+      if (auto ok = summaries.commit_update(); !ok) return tl::unexpected(ok.error());
+      return result;
+    }
+    if (auto ok = summaries.set_mark(*mark); !ok) return tl::unexpected(ok.error());
+    if (auto ok = summaries.commit_update(); !ok) return tl::unexpected(ok.error());
+  }
+}
+
+Result<void> for_each_source(storage::Summaries& summaries, const SenderCatalog& senders,
+                             const storage::SummaryQuery& query, bool with_samples,
+                             const std::function<bool(SourceRow&&)>& sink) {
+  std::optional<Error> error;
+  std::unordered_map<std::int64_t, std::string> reporter_names;
+  const auto add_samples = [&](SourceRow& row) -> Result<void> {
+    for (std::int64_t id : row.reporter_ids) {
+      auto it = reporter_names.find(id);
+      if (it == reporter_names.end()) {
+        auto name = summaries.name(id);
+        if (!name) return tl::unexpected(name.error());
+        it = reporter_names.emplace(id, std::move(*name)).first;
+      }
+      row.reporters.push_back(it->second);
+    }
+    if (row.sample_record == 0) return {};
+    auto sample = summaries.record(row.sample_record);
+    if (!sample) return tl::unexpected(sample.error());
+    if (*sample) row.sample_auth = describe_auth(**sample);
+    return {};
+  };
+  auto scanned = summaries.scan_sources(query, [&](storage::SourceSummary&& summary) {
+    SourceRow row;
+    auto ok = from_summary(summary, senders, row);
+    if (ok && with_samples) ok = add_samples(row);
+    if (!ok) {
+      error = ok.error();
+      return false;
+    }
+    return sink(std::move(row));
+  });
+  if (!scanned) return tl::unexpected(scanned.error());
+  if (error) return tl::unexpected(*error);
+  return {};
+}
+
+Result<std::vector<DomainRow>> load_domains(storage::Summaries& summaries,
+                                            const std::optional<std::string>& policy_domain) {
+  auto stored = summaries.load_domains();
+  if (!stored) return tl::unexpected(stored.error());
+  std::vector<DomainRow> rows;
+  for (const auto& [domain, bytes] : *stored) {
+    if (policy_domain && domain != *policy_domain) continue;
+    DomainState state;
+    if (!decode_domain(bytes, state)) {
+      return fail(Errc::database, domain, "corrupt database: malformed domain summary");
+    }
+    DomainRow& row = rows.emplace_back(std::move(state.totals));
+    row.domain = domain;
+    auto policy = summaries.latest_policy(domain);
+    if (!policy) return tl::unexpected(policy.error());
+    if (*policy) row.policy = **policy;
+    recommend(row);
+  }
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const DomainRow& a, const DomainRow& b) { return a.messages > b.messages; });
+  return rows;
+}
+
+}  // namespace dmarcsift::analysis
