@@ -3,6 +3,14 @@
 namespace dmarcsift::analysis {
 namespace {
 
+}  // namespace
+
+void keep_smallest(std::string& kept, std::string_view candidate) {
+  if (!candidate.empty() && (kept.empty() || candidate < kept)) kept = candidate;
+}
+
+namespace {
+
 std::string messages(std::int64_t n) { return std::to_string(n) + (n == 1 ? " message" : " messages"); }
 
 }  // namespace
@@ -20,6 +28,10 @@ void Evidence::add(const PublicSuffixList& psl, const Record& record, const Poli
   bool own_dkim_failed = false;
   bool relaxed_would_pass = false;
   bool foreign = false;
+  // Of several records the smallest name is kept, so that the evidence does
+  // not depend on the order reports were stored in.
+  std::string_view record_foreign;
+  std::string_view record_selector;
   for (const SpfAuth& spf : record.spf_results) {
     if (spf.scope == SpfScope::helo) continue;
     if (spf.result == SpfResult::permerror && own(spf.domain)) own_permerror = true;
@@ -29,7 +41,7 @@ void Evidence::add(const PublicSuffixList& psl, const Record& record, const Poli
         relaxed_would_pass = relaxed_would_pass || policy.aspf == Alignment::strict;
       } else {
         foreign = true;
-        if (foreign_domain.empty()) foreign_domain = spf.domain;
+        if (record_foreign.empty()) record_foreign = spf.domain;
       }
     }
   }
@@ -46,14 +58,16 @@ void Evidence::add(const PublicSuffixList& psl, const Record& record, const Poli
         relaxed_would_pass = relaxed_would_pass || policy.adkim == Alignment::strict;
       } else {
         foreign = true;
-        if (foreign_domain.empty()) foreign_domain = dkim.domain;
+        if (record_foreign.empty()) record_foreign = dkim.domain;
       }
     } else if ((dkim.result == DkimResult::fail || dkim.result == DkimResult::permerror) &&
                own(dkim.domain)) {
       own_dkim_failed = true;
-      if (failed_selector.empty()) failed_selector = dkim.selector;
+      if (record_selector.empty()) record_selector = dkim.selector;
     }
   }
+  keep_smallest(foreign_domain, record_foreign);
+  keep_smallest(failed_selector, record_selector);
   if (own_permerror) spf_own_permerror += count;
   if (verdict.dmarc_pass && verdict.from_org_spf_failed && !own_permerror) {
     spf_own_failed_dkim_pass += count;

@@ -33,6 +33,11 @@ struct Evidence {
            const RecordVerdict& verdict);
 };
 
+// Sets `kept` to `candidate` when that is not empty and sorts before it (or
+// `kept` is empty): evidence that names one of several values keeps the
+// smallest, whatever order the records came in.
+void keep_smallest(std::string& kept, std::string_view candidate);
+
 struct Diagnosis {
   std::string key;    // spf_permerror, dns_temperror, esp_default_dkim, ...
   std::string cause;  // one sentence

@@ -84,10 +84,18 @@ Result<std::vector<DomainRow>> summarize_domains(storage::Store& store, const Pu
   if (!reports) return tl::unexpected(reports.error());
 
   std::map<std::string, DomainRow> rows;
-  // Reports come oldest first, so the last one seen per domain is the latest.
-  std::map<std::string, std::int64_t> latest;
-  for (const storage::ReportSummary& report : *reports) latest[report.policy_domain] = report.id;
-  for (const auto& [domain, id] : latest) {
+  // The latest report is the one that ends last (then the one stored last),
+  // as Summaries::latest_policy() picks it.
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> latest;  // (end, id)
+  for (const storage::ReportSummary& report : *reports) {
+    auto& [end, id] = latest[report.policy_domain];
+    if (std::pair(report.date_range.end, report.id) > std::pair(end, id)) {
+      end = report.date_range.end;
+      id = report.id;
+    }
+  }
+  for (const auto& [domain, end_and_id] : latest) {
+    const std::int64_t id = end_and_id.second;
     auto loaded = store.load_report(id);
     if (!loaded) return tl::unexpected(loaded.error());
     DomainRow& row = rows[domain];

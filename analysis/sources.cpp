@@ -131,13 +131,12 @@ bool select(std::vector<SourceRow> rows, const SourceQuery& query,
 void add_record(SourceRow& row, const PublicSuffixList& psl, const SenderCatalog& senders,
                 const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
   const RecordVerdict verdict = evaluate(psl, record, *report.policy);
-  // A source IP can sign with different services over time; keep the first
-  // one identified.
-  if (row.sender == nullptr) {
-    if (const KnownSender* sender = senders.identify(psl, record); sender != nullptr) {
-      row.sender = sender;
-      row.service = sender->name;
-    }
+  // A source IP can sign with different services over time; the first name
+  // in order is kept, whatever order the reports were stored in.
+  if (const KnownSender* sender = senders.identify(psl, record);
+      sender != nullptr && (row.sender == nullptr || sender->name < row.service)) {
+    row.sender = sender;
+    row.service = sender->name;
   }
   row.evidence.add(psl, record, *report.policy, verdict);
   if (std::find(row.reporter_ids.begin(), row.reporter_ids.end(), report.reporter_id) ==
@@ -146,10 +145,15 @@ void add_record(SourceRow& row, const PublicSuffixList& psl, const SenderCatalog
     row.reporters.emplace_back(report.reporter);
   }
   add_distinct(row.days, report.date_range.begin / 86400);
-  if (!verdict.dmarc_pass && record.count > row.sample_auth_count) {
-    row.sample_auth_count = record.count;
-    row.sample_record = record_id;
-    row.sample_auth = describe_auth(record);
+  // The sample is the failing record with the most messages; of equal ones,
+  // the one whose description sorts first.
+  if (!verdict.dmarc_pass && record.count >= row.sample_auth_count) {
+    std::string described = describe_auth(record);
+    if (record.count > row.sample_auth_count || described < row.sample_auth) {
+      row.sample_auth_count = record.count;
+      row.sample_record = record_id;
+      row.sample_auth = std::move(described);
+    }
   }
   if (row.records == 0) {
     row.first_seen = report.date_range.begin;
@@ -168,7 +172,7 @@ void add_record(SourceRow& row, const PublicSuffixList& psl, const SenderCatalog
 
 void merge_totals(SourceRow& row, const SourceRow& other) {
   if (other.records == 0) return;
-  if (row.sender == nullptr && other.sender != nullptr) {
+  if (other.sender != nullptr && (row.sender == nullptr || other.service < row.service)) {
     row.sender = other.sender;
     row.service = other.service;
   }
@@ -181,13 +185,14 @@ void merge_totals(SourceRow& row, const SourceRow& other) {
                      &Evidence::any_spf_pass}) {
     e.*field += o.*field;
   }
-  for (auto field : {&Evidence::header_from, &Evidence::failed_selector, &Evidence::foreign_domain}) {
-    if ((e.*field).empty()) e.*field = o.*field;
-  }
+  if (e.header_from.empty()) e.header_from = o.header_from;
+  keep_smallest(e.failed_selector, o.failed_selector);
+  keep_smallest(e.foreign_domain, o.foreign_domain);
   for (const std::string& reporter : other.reporters) add_distinct(row.reporters, reporter);
   for (std::int64_t reporter : other.reporter_ids) add_distinct(row.reporter_ids, reporter);
   for (std::int64_t day : other.days) add_distinct(row.days, day);
-  if (other.sample_auth_count > row.sample_auth_count) {
+  if (other.sample_auth_count > row.sample_auth_count ||
+      (other.sample_auth_count == row.sample_auth_count && other.sample_auth < row.sample_auth)) {
     row.sample_auth_count = other.sample_auth_count;
     row.sample_record = other.sample_record;
     row.sample_auth = other.sample_auth;
@@ -210,6 +215,7 @@ void merge_totals(SourceRow& row, const SourceRow& other) {
 }
 
 void conclude(SourceRow& row) {
+  std::sort(row.reporters.begin(), row.reporters.end());
   row.category = classify_group(row.tally);
   row.messages_by_category = {};
   row.messages_by_category[static_cast<std::size_t>(row.category)] = row.messages;

@@ -315,7 +315,7 @@ class FreshRows {
 
 // New rows held in memory before they are written: bounds memory on a
 // rebuild of a domain with very many sources.
-constexpr std::size_t k_max_fresh_rows = 20000;
+constexpr std::size_t k_max_fresh_rows = 100000;
 
 // Merges `rows` into the summaries. `seen`, during a rebuild, remembers the
 // keys written so far: a key it never saw has no stored row to look up.
@@ -341,6 +341,13 @@ Result<void> write_rows(storage::Summaries& summaries, const SenderCatalog& send
     SourceRow merged;
     if (existing) {
       if (auto ok = from_summary(*existing, senders, merged); !ok) return tl::unexpected(ok.error());
+      // Equal samples are told apart by their text, which the stored row
+      // keeps only as a record id.
+      if (merged.sample_record != 0 && merged.sample_auth_count == row.sample_auth_count) {
+        auto sample = summaries.record(merged.sample_record);
+        if (!sample) return tl::unexpected(sample.error());
+        if (*sample) merged.sample_auth = describe_auth(**sample);
+      }
       contribute(state.totals, merged, -1);
       merge_totals(merged, row);
     } else {
@@ -529,6 +536,7 @@ Result<void> for_each_source(storage::Summaries& summaries, const SenderCatalog&
       }
       row.reporters.push_back(it->second);
     }
+    std::sort(row.reporters.begin(), row.reporters.end());
     if (row.sample_record == 0) return {};
     auto sample = summaries.record(row.sample_record);
     if (!sample) return tl::unexpected(sample.error());

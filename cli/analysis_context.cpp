@@ -1,5 +1,6 @@
 #include "cli/analysis_context.hpp"
 
+#include "analysis/summary_index.hpp"
 #include "cli/database.hpp"
 
 namespace po = boost::program_options;
@@ -11,7 +12,10 @@ void add_sender_options(po::options_description& options) {
                         "extra known senders (same format as the shipped catalog, docs/senders.md)");
 }
 
-std::optional<AnalysisContext> open_analysis(const GlobalOptions& global, const po::variables_map& vm) {
+namespace {
+
+std::optional<std::pair<analysis::PublicSuffixList, analysis::SenderCatalog>> load_rules(
+    const po::variables_map& vm) {
   auto psl = analysis::PublicSuffixList::load();
   if (!psl) {
     print_error(psl.error());
@@ -24,9 +28,26 @@ std::optional<AnalysisContext> open_analysis(const GlobalOptions& global, const 
       return std::nullopt;
     }
   }
+  return std::pair(std::move(*psl), std::move(senders));
+}
+
+}  // namespace
+
+bool refresh_analysis(storage::Store& store, const po::variables_map& vm) {
+  auto rules = load_rules(vm);
+  if (!rules) return false;
+  auto refreshed = analysis::refresh_summaries(store, rules->first, rules->second);
+  if (!refreshed) print_error(refreshed.error());
+  return refreshed.has_value();
+}
+
+std::optional<AnalysisContext> open_analysis(const GlobalOptions& global, const po::variables_map& vm) {
+  auto rules = load_rules(vm);
+  if (!rules) return std::nullopt;
+  auto& [psl, senders] = *rules;
   auto store = open_database(global);
   if (!store) return std::nullopt;
-  return AnalysisContext{std::move(*psl), std::move(senders), std::move(store)};
+  return AnalysisContext{std::move(psl), std::move(senders), std::move(store)};
 }
 
 }  // namespace dmarcsift::cli

@@ -25,4 +25,9 @@ void add_sender_options(boost::program_options::options_description& options);
 std::optional<AnalysisContext> open_analysis(const GlobalOptions& global,
                                              const boost::program_options::variables_map& vm);
 
+// Brings the summaries of `store` up to date for the suffix list and the
+// sender catalog (with --senders) that queries will use; on failure prints
+// the one-line error and returns false.
+bool refresh_analysis(storage::Store& store, const boost::program_options::variables_map& vm);
+
 }  // namespace dmarcsift::cli

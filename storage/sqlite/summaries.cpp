@@ -535,7 +535,7 @@ Result<void> SqliteSummaries::scan_sources(const SummaryQuery& query,
   // The key columns break ties so that both orders are total and repeatable.
   sql += query.order == SummaryOrder::messages
              ? " ORDER BY messages DESC"
-             : " ORDER BY severity, failing_messages DESC";
+             : " ORDER BY severity, failing_messages DESC, messages DESC";
   sql += ", policy_domain, source_ip, header_from";
   if (query.limit) sql += " LIMIT ?6";
   auto statement = Statement::prepare(m_db, sql, m_where, "query source summaries");
