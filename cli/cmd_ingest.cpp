@@ -5,6 +5,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "cli/analysis_context.hpp"
 #include "cli/command.hpp"
 #include "cli/database.hpp"
 #include "cli/output.hpp"
@@ -29,6 +30,7 @@ po::options_description ingest_options() {
        "deepest nesting of containers, e.g. zip in mail (default 4)")
       ("threads", po::value<unsigned>()->value_name("N"),
        "threads reading and parsing inputs (default: one per core); one more stores");
+  add_sender_options(options);
   return options;
 }
 
@@ -162,6 +164,9 @@ ExitCode run_ingest(const GlobalOptions& global, const CommandArgs& args) {
     return ExitCode::failure;
   }
   progress.clear();
+  // The summaries the analysis commands read are brought up to date here,
+  // so that a query after a scheduled ingest answers at once.
+  if (!refresh_analysis(*store, vm)) return ExitCode::failure;
 
   const ingest::IngestSummary& summary = ingester.summary();
   for (const auto& p : summary.rejected) {
