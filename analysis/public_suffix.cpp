@@ -1,6 +1,10 @@
 #include "analysis/public_suffix.hpp"
 
 #include <cstddef>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 #include <utility>
 
 #include <sys/stat.h>
@@ -29,9 +33,21 @@ char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - '
 
 }  // namespace
 
+struct TextHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view text) const noexcept {
+    return std::hash<std::string_view>{}(text);
+  }
+};
+
 struct PublicSuffixList::Impl {
   std::unique_ptr<psl_ctx_t, FreePsl> m_psl;
   std::string m_identity;
+  // Reports name the same few thousand domains over and over; a look-up
+  // here costs a fraction of libpsl's search. Bounded: cleared when full.
+  static constexpr std::size_t k_cache_limit = 1 << 16;
+  std::mutex m_cache_mutex;
+  std::unordered_map<std::string, std::string, TextHash, std::equal_to<>> m_cache;
 };
 
 namespace {
@@ -101,6 +117,18 @@ const std::string& PublicSuffixList::identity() const {
 
 std::string PublicSuffixList::organizational_domain(std::string_view domain) const {
   if (!m_impl) return {};  // moved from
+  {
+    const std::lock_guard lock(m_impl->m_cache_mutex);
+    if (auto it = m_impl->m_cache.find(domain); it != m_impl->m_cache.end()) return it->second;
+  }
+  std::string org = compute_organizational_domain(domain);
+  const std::lock_guard lock(m_impl->m_cache_mutex);
+  if (m_impl->m_cache.size() >= Impl::k_cache_limit) m_impl->m_cache.clear();
+  m_impl->m_cache.emplace(domain, org);
+  return org;
+}
+
+std::string PublicSuffixList::compute_organizational_domain(std::string_view domain) const {
   if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
   if (domain.empty() || domain.size() > k_max_name) return {};
 

@@ -31,6 +31,7 @@ class PublicSuffixList {
 
  private:
   struct Impl;
+  std::string compute_organizational_domain(std::string_view domain) const;
   explicit PublicSuffixList(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> m_impl;
 };

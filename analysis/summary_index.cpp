@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bitset>
+#include <deque>
 #include <memory>
 #include <unordered_map>
 
@@ -300,7 +301,7 @@ class FreshRows {
   }
   std::size_t size() const { return m_rows.size(); }
   std::int64_t records() const { return m_records; }
-  std::vector<SourceRow>& rows() { return m_rows; }
+  std::deque<SourceRow>& rows() { return m_rows; }
   void clear() {
     m_index.clear();
     m_rows.clear();
@@ -308,7 +309,7 @@ class FreshRows {
 
  private:
   std::unordered_map<std::string, std::size_t> m_index;
-  std::vector<SourceRow> m_rows;
+  std::deque<SourceRow> m_rows;  // rows are big: growing never moves them
   std::string m_key;
   std::int64_t m_records = 0;
 };
@@ -320,7 +321,7 @@ constexpr std::size_t k_max_fresh_rows = 100000;
 // Merges `rows` into the summaries. `seen`, during a rebuild, remembers the
 // keys written so far: a key it never saw has no stored row to look up.
 Result<void> write_rows(storage::Summaries& summaries, const SenderCatalog& senders,
-                        std::vector<SourceRow>& rows, DomainCache& domains, SeenKeys* seen) {
+                        std::deque<SourceRow>& rows, DomainCache& domains, SeenKeys* seen) {
   std::string key;
   for (SourceRow& row : rows) {
     key.assign(row.policy_domain);

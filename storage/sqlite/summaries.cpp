@@ -146,8 +146,14 @@ class SqliteSummaries final : public Summaries {
   std::string_view name_column(const Statement& statement, int column) const {
     return statement.is_null(column) ? std::string_view() : cached_name(statement.column_int64(column));
   }
-  // Reads the record row under m_records and its children into `record`.
-  Result<void> read_record(std::int64_t id, Record& record);
+  struct RecordCursors {
+    ChildCursor& records;
+    ChildCursor& dkim;
+    ChildCursor& spf;
+    ChildCursor& reasons;
+  };
+  // Reads the record row under `at.records` and its children into `record`.
+  Result<void> read_record(RecordCursors at, std::int64_t id, Record& record);
 
   sqlite3* m_db;
   std::string_view m_where;
@@ -155,6 +161,8 @@ class SqliteSummaries final : public Summaries {
       m_report_sizes, m_mark, m_set_mark, m_find_source, m_insert_source, m_update_source,
       m_find_domain, m_put_domain, m_load_domains, m_latest_policy, m_policy_domains;
   ChildCursor m_records, m_dkim, m_spf, m_reasons;
+  // record() has cursors of its own: it is called while a scan is under way.
+  ChildCursor m_one_record, m_one_dkim, m_one_spf, m_one_reasons;
   std::vector<std::string> m_names{1};  // by id; [0] unused
   std::optional<Transaction> m_update;
 };
@@ -181,6 +189,10 @@ Result<void> SqliteSummaries::prepare() {
       {&m_dkim.statement, k_scan_dkim},
       {&m_spf.statement, k_scan_spf},
       {&m_reasons.statement, k_scan_reasons},
+      {&m_one_record.statement, k_scan_records},
+      {&m_one_dkim.statement, k_scan_dkim},
+      {&m_one_spf.statement, k_scan_spf},
+      {&m_one_reasons.statement, k_scan_reasons},
   };
   for (const auto& [statement, sql] : statements) {
     auto prepared = Statement::prepare(m_db, sql, m_where, "prepare summary statements");
@@ -225,14 +237,15 @@ Result<std::string> SqliteSummaries::name(std::int64_t id) {
 
 Result<std::optional<Record>> SqliteSummaries::record(std::int64_t id) {
   if (auto ok = load_new_names(); !ok) return tl::unexpected(std::move(ok.error()));
-  for (ChildCursor* cursor : {&m_records, &m_dkim, &m_spf, &m_reasons}) {
+  const RecordCursors at{m_one_record, m_one_dkim, m_one_spf, m_one_reasons};
+  for (ChildCursor* cursor : {&at.records, &at.dkim, &at.spf, &at.reasons}) {
     if (auto ok = cursor->seek(id); !ok) return tl::unexpected(std::move(ok.error()));
   }
   std::optional<Record> found;
-  if (m_records.has_row && m_records.record() == id) {
-    if (auto ok = read_record(id, found.emplace()); !ok) return tl::unexpected(std::move(ok.error()));
+  if (at.records.has_row && at.records.record() == id) {
+    if (auto ok = read_record(at, id, found.emplace()); !ok) return tl::unexpected(std::move(ok.error()));
   }
-  for (ChildCursor* cursor : {&m_records, &m_dkim, &m_spf, &m_reasons}) {
+  for (ChildCursor* cursor : {&at.records, &at.dkim, &at.spf, &at.reasons}) {
     cursor->statement.reset();
     cursor->has_row = false;
   }
@@ -267,8 +280,8 @@ Result<std::int64_t> SqliteSummaries::chunk_end(std::int64_t after, std::int64_t
   }
 }
 
-Result<void> SqliteSummaries::read_record(std::int64_t id, Record& record) {
-  const Statement& q = m_records.statement;
+Result<void> SqliteSummaries::read_record(RecordCursors at, std::int64_t id, Record& record) {
+  const Statement& q = at.records.statement;
   record.dkim_results.clear();
   record.spf_results.clear();
   record.reasons.clear();
@@ -297,34 +310,34 @@ Result<void> SqliteSummaries::read_record(std::int64_t id, Record& record) {
     valid = valid && to_enum(q.column_int64(12), SpfScope::helo, spf.scope);
     valid = valid && to_enum(q.column_int64(13), SpfResult::policy, spf.result);
   }
-  for (; m_dkim.has_row && m_dkim.record() <= id;) {
-    if (m_dkim.record() == id) {
-      const Statement& c = m_dkim.statement;
+  for (; at.dkim.has_row && at.dkim.record() <= id;) {
+    if (at.dkim.record() == id) {
+      const Statement& c = at.dkim.statement;
       DkimAuth& dkim = record.dkim_results.emplace_back();
       dkim.domain = name_column(c, 1);
       dkim.selector = name_column(c, 2);
       valid = valid && to_enum(c.column_int64(3), DkimResult::permerror, dkim.result);
     }
-    if (auto ok = m_dkim.step(); !ok) return ok;
+    if (auto ok = at.dkim.step(); !ok) return ok;
   }
-  for (; m_spf.has_row && m_spf.record() <= id;) {
-    if (m_spf.record() == id) {
-      const Statement& c = m_spf.statement;
+  for (; at.spf.has_row && at.spf.record() <= id;) {
+    if (at.spf.record() == id) {
+      const Statement& c = at.spf.statement;
       SpfAuth& spf = record.spf_results.emplace_back();
       spf.domain = name_column(c, 1);
       valid = valid && to_enum(c.column_int64(2), SpfScope::helo, spf.scope);
       valid = valid && to_enum(c.column_int64(3), SpfResult::policy, spf.result);
     }
-    if (auto ok = m_spf.step(); !ok) return ok;
+    if (auto ok = at.spf.step(); !ok) return ok;
   }
-  for (; m_reasons.has_row && m_reasons.record() <= id;) {
-    if (m_reasons.record() == id) {
-      const Statement& c = m_reasons.statement;
+  for (; at.reasons.has_row && at.reasons.record() <= id;) {
+    if (at.reasons.record() == id) {
+      const Statement& c = at.reasons.statement;
       PolicyOverride& reason = record.reasons.emplace_back();
       valid = valid && to_enum(c.column_int64(1), OverrideType::policy_test_mode, reason.type);
       reason.comment = name_column(c, 2);
     }
-    if (auto ok = m_reasons.step(); !ok) return ok;
+    if (auto ok = at.reasons.step(); !ok) return ok;
   }
   if (!valid) return tl::unexpected(corrupt("malformed record " + std::to_string(id)));
   return {};
@@ -401,7 +414,7 @@ Result<void> SqliteSummaries::scan_records(const ReportFilter& filter, std::int6
         return tl::unexpected(corrupt("record " + std::to_string(id) + " of report " +
                                       std::to_string(scanned.id) + " is missing"));
       }
-      if (auto ok = read_record(id, record); !ok) {
+      if (auto ok = read_record({m_records, m_dkim, m_spf, m_reasons}, id, record); !ok) {
         reports.reset();
         return ok;
       }
