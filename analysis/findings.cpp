@@ -1,7 +1,10 @@
 #include "analysis/findings.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <map>
+#include <set>
+#include <tuple>
 
 #include "analysis/summary_index.hpp"
 
@@ -13,6 +16,59 @@ constexpr ReceiverFamily k_families[] = {ReceiverFamily::gmail, ReceiverFamily::
 
 bool only_forwarded(const SourceRow& row) {
   return row.diagnosis.size() == 1 && row.diagnosis.front().key == "forwarded";
+}
+
+// The owner knows which services send their mail better than the auth
+// results suggest; a forwarder is neither declared nor undeclared mail.
+bool legitimate(const SourceRow& row) {
+  if (row.authorization && row.category != GroupClass::forwarded) return row.authorization->declared;
+  return row.category != GroupClass::unauthorized;
+}
+
+using PolicyOf = std::function<const PolicyPublished*(const std::string& domain)>;
+
+// Declarations add diagnoses and move severities at query time, so the
+// stored ranking neither orders nor selects the findings any more. The
+// candidates are the sources with a stored finding and those failing DMARC
+// (the only ones a declaration can make a finding); they are assessed again
+// and sorted in memory.
+Result<bool> declared_findings(storage::Summaries& summaries, const SenderCatalog& senders,
+                               const FindingQuery& query, const PolicyOf& policy_of,
+                               std::optional<Error>& error,
+                               const std::function<void(const Finding&)>& sink) {
+  std::deque<SourceRow> rows;  // Finding::source points into it
+  std::set<std::tuple<std::string, std::string, std::string>> seen;
+  const auto keep = [&](SourceRow&& row) {
+    if (seen.emplace(row.policy_domain, row.address.bytes(), row.header_from).second) {
+      rows.push_back(std::move(row));
+    }
+    return true;
+  };
+  storage::SummaryQuery ranked;
+  ranked.policy_domain = query.window.policy_domain;
+  ranked.order = storage::SummaryOrder::severity;
+  if (auto loaded = for_each_source(summaries, senders, ranked, true, keep); !loaded) {
+    return tl::unexpected(loaded.error());
+  }
+  storage::SummaryQuery failing;
+  failing.policy_domain = query.window.policy_domain;
+  failing.failing_only = true;
+  if (auto loaded = for_each_source(summaries, senders, failing, true, keep); !loaded) {
+    return tl::unexpected(loaded.error());
+  }
+  std::vector<Finding> findings;
+  for (SourceRow& row : rows) {
+    apply_declarations(row, *query.declarations);
+    const PolicyPublished* policy = policy_of(row.policy_domain);
+    if (policy == nullptr) return tl::unexpected(*error);
+    auto finding = assess(row, *policy);
+    if (finding && finding->severity <= query.min_severity) findings.push_back(std::move(*finding));
+  }
+  std::stable_sort(findings.begin(), findings.end(), more_severe);
+  const bool more = query.limit && findings.size() > *query.limit;
+  if (more) findings.resize(*query.limit);
+  for (const Finding& finding : findings) sink(finding);
+  return more;
 }
 
 }  // namespace
@@ -57,10 +113,9 @@ std::optional<Finding> assess(const SourceRow& row, const PolicyPublished& polic
     delivered_somewhere = delivered_somewhere || f.today.action == "delivered";
     finding.forecast.push_back(std::move(f));
   }
-  const bool legitimate = row.category != GroupClass::unauthorized;
   if (failing == 0) {
     finding.severity = Severity::low;
-  } else if (legitimate) {
+  } else if (legitimate(row)) {
     finding.severity = refused_somewhere ? Severity::critical : Severity::high;
   } else {
     finding.severity = delivered_somewhere ? Severity::medium : Severity::low;
@@ -95,6 +150,9 @@ Result<bool> query_findings(storage::Store& store, const PublicSuffixList& psl,
   if (query.window.since || query.window.until || query.window.reporter) {
     auto sources = summarize_sources(store, psl, senders, query.window);
     if (!sources) return tl::unexpected(sources.error());
+    if (query.declarations) {
+      for (SourceRow& row : *sources) apply_declarations(row, *query.declarations);
+    }
     auto domains = summarize_domains(store, psl, senders, query.window);
     if (!domains) return tl::unexpected(domains.error());
     std::vector<Finding> findings = find_problems(*sources, *domains);
@@ -108,28 +166,38 @@ Result<bool> query_findings(storage::Store& store, const PublicSuffixList& psl,
   if (auto refreshed = refresh_summaries(store, psl, senders); !refreshed) {
     return tl::unexpected(refreshed.error());
   }
+  std::map<std::string, PolicyPublished, std::less<>> policies;
+  std::optional<Error> error;
+  // The domain's latest policy, the one its sources are ranked under; null
+  // (and `error` set) when the store fails.
+  const auto policy_of = [&](const std::string& domain) -> const PolicyPublished* {
+    auto it = policies.find(domain);
+    if (it == policies.end()) {
+      auto latest = store.summaries().latest_policy(domain);
+      if (!latest) {
+        error = latest.error();
+        return nullptr;
+      }
+      it = policies.emplace(domain, latest->value_or(PolicyPublished{})).first;
+    }
+    return &it->second;
+  };
+  if (query.declarations) {
+    return declared_findings(store.summaries(), senders, query, policy_of, error, sink);
+  }
   // Severity is stored with each source, ranked under its domain's latest
   // policy, so the most severe come first from an index.
   storage::SummaryQuery summary_query;
   summary_query.policy_domain = query.window.policy_domain;
   summary_query.order = storage::SummaryOrder::severity;
   summary_query.max_severity = static_cast<int>(query.min_severity);
-  std::map<std::string, PolicyPublished, std::less<>> policies;
-  std::optional<Error> error;
   std::size_t given = 0;
   bool more = false;
   auto streamed = for_each_source(
       store.summaries(), senders, summary_query, true, [&](SourceRow&& row) {
-        auto it = policies.find(row.policy_domain);
-        if (it == policies.end()) {
-          auto latest = store.summaries().latest_policy(row.policy_domain);
-          if (!latest) {
-            error = latest.error();
-            return false;
-          }
-          it = policies.emplace(row.policy_domain, latest->value_or(PolicyPublished{})).first;
-        }
-        auto finding = assess(row, it->second);
+        const PolicyPublished* policy = policy_of(row.policy_domain);
+        if (policy == nullptr) return false;
+        auto finding = assess(row, *policy);
         if (!finding) return true;
         if (query.limit && given == *query.limit) {
           more = true;

@@ -33,7 +33,9 @@ struct Finding {
 };
 
 // The finding for one (IP, header_from) source under its domain's `policy`;
-// nullopt when there is nothing to report.
+// nullopt when there is nothing to report. Where the owner declared the
+// domain's services (apply_declarations), the declaration says whether the
+// source's mail is legitimate, else its category does.
 std::optional<Finding> assess(const SourceRow& source, const PolicyPublished& policy);
 
 // Most severe first, then most failing messages.
@@ -48,13 +50,15 @@ struct FindingQuery {
   storage::ReportFilter window;
   Severity min_severity = Severity::low;  // this and more severe
   std::optional<std::size_t> limit;
+  const Declarations* declarations = nullptr;  // --authorized, applied to every source
 };
 
 // Gives `sink` the findings `query` asks for, most severe first, one at a
 // time (the source a finding points to lives as long as the call); returns
 // whether findings beyond the limit exist. Without a date or reporter window
 // they come from the summaries (brought up to date first), else from the
-// records.
+// records. With declarations, every source that is or may become a finding
+// is held in memory, since they change the order of the stored ranking.
 Result<bool> query_findings(storage::Store& store, const PublicSuffixList& psl,
                             const SenderCatalog& senders, const FindingQuery& query,
                             const std::function<void(const Finding&)>& sink);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/authorized.hpp"
 #include "analysis/classification.hpp"
 #include "analysis/diagnosis.hpp"
 #include "analysis/identify.hpp"
@@ -52,6 +53,9 @@ struct SourceRow {
   std::vector<Diagnosis> diagnosis;  // most severe first
   std::int64_t first_seen = 0;  // earliest report begin
   std::int64_t last_seen = 0;   // latest report end
+  // What the owner's --authorized file says about the source, set by
+  // apply_declarations(); nullopt when it declares nothing for the domain.
+  std::optional<Authorization> authorization;
 };
 
 // Adds one record of `report` to the totals of `row`.

@@ -12,6 +12,11 @@ void add_sender_options(po::options_description& options) {
                         "extra known senders (same format as the shipped catalog, docs/senders.md)");
 }
 
+void add_authorized_option(po::options_description& options) {
+  options.add_options()("authorized", po::value<std::string>()->value_name("FILE"),
+                        "the services and IP ranges each domain sends through (docs/authorized.md)");
+}
+
 namespace {
 
 std::optional<std::pair<analysis::PublicSuffixList, analysis::SenderCatalog>> load_rules(
@@ -45,9 +50,18 @@ std::optional<AnalysisContext> open_analysis(const GlobalOptions& global, const 
   auto rules = load_rules(vm);
   if (!rules) return std::nullopt;
   auto& [psl, senders] = *rules;
+  std::optional<analysis::Declarations> authorized;
+  if (vm.count("authorized")) {
+    auto loaded = analysis::Declarations::load_file(vm["authorized"].as<std::string>(), senders);
+    if (!loaded) {
+      print_error(loaded.error());
+      return std::nullopt;
+    }
+    authorized = std::move(*loaded);
+  }
   auto store = open_database(global);
   if (!store) return std::nullopt;
-  return AnalysisContext{std::move(psl), std::move(senders), std::move(store)};
+  return AnalysisContext{std::move(psl), std::move(senders), std::move(store), std::move(authorized)};
 }
 
 }  // namespace dmarcsift::cli

@@ -1,11 +1,13 @@
 #pragma once
 // What every analysis command needs: the Public Suffix List, the sender
-// catalog (with the user's --senders file) and the database.
+// catalog (with the user's --senders file), the database, and for the
+// commands that judge single sources the owner's --authorized file.
 #include <memory>
 #include <optional>
 
 #include <boost/program_options.hpp>
 
+#include "analysis/authorized.hpp"
 #include "analysis/identify.hpp"
 #include "analysis/public_suffix.hpp"
 #include "cli/command.hpp"
@@ -17,11 +19,16 @@ struct AnalysisContext {
   analysis::PublicSuffixList psl;
   analysis::SenderCatalog senders;
   std::unique_ptr<storage::Store> store;
+  std::optional<analysis::Declarations> authorized;  // with --authorized
+
+  const analysis::Declarations* declarations() const { return authorized ? &*authorized : nullptr; }
 };
 
 // Adds --senders FILE.
 void add_sender_options(boost::program_options::options_description& options);
-// Loads all three; on failure prints the one-line error and returns nullopt.
+// Adds --authorized FILE (docs/authorized.md).
+void add_authorized_option(boost::program_options::options_description& options);
+// Loads them all; on failure prints the one-line error and returns nullopt.
 std::optional<AnalysisContext> open_analysis(const GlobalOptions& global,
                                              const boost::program_options::variables_map& vm);
 

@@ -26,6 +26,7 @@ po::options_description analyze_options() {
       ("limit", po::value<std::size_t>()->value_name("N"),
        "at most N findings; 0 for all (default: 20 in a table, all in json, ndjson)");
   add_sender_options(options);
+  add_authorized_option(options);
   return options;
 }
 
@@ -49,7 +50,19 @@ void write_finding_json(JsonWriter& json, const analysis::Finding& f) {
       .key("source_ip").value(s.source_ip)
       .key("header_from").value(s.header_from)
       .key("service").value(s.service)
-      .key("category").value(analysis::to_string(s.category))
+      .key("declared");
+  if (s.authorization) {
+    json.value(s.authorization->declared);
+  } else {
+    json.null();
+  }
+  json.key("declared_as");
+  if (s.authorization && s.authorization->declared) {
+    json.value(s.authorization->declared_as);
+  } else {
+    json.null();
+  }
+  json.key("category").value(analysis::to_string(s.category))
       .key("messages").value(s.messages)
       .key("dmarc_pass_messages").value(s.dmarc_pass_messages)
       .key("days_seen").value(static_cast<std::int64_t>(s.days.size()))
@@ -89,6 +102,11 @@ void print_finding(const analysis::Finding& f) {
             << with_thousands(s.messages) << " messages fail DMARC, seen on " << s.days.size()
             << (s.days.size() == 1 ? " day" : " days") << " by " << s.reporters.size()
             << (s.reporters.size() == 1 ? " reporter" : " reporters") << '\n';
+  if (s.authorization) {
+    std::cout << "  declared: "
+              << (s.authorization->declared ? "yes (" + safe(s.authorization->declared_as) + ")" : "no")
+              << '\n';
+  }
   if (!s.sample_auth.empty()) std::cout << "  sample: " << safe(s.sample_auth) << '\n';
   for (const auto& d : s.diagnosis) {
     std::cout << "  " << d.key << ": " << safe(d.cause) << "\n    fix: " << safe(d.fix) << '\n';
@@ -123,6 +141,10 @@ std::string analyze_help() {
          "Severity: critical = legitimate mail refused or junked today; high =\n"
          "legitimate mail p=reject would refuse; medium = spoofing delivered today;\n"
          "low = the rest worth knowing.\n\n"
+         "With --authorized FILE, the services and ranges declared for a domain\n"
+         "decide which of its sources are legitimate: a declared source that fails\n"
+         "is a fix (declared_service_failing), an undeclared one is flagged\n"
+         "(undeclared_source).\n\n"
       << analyze_options() << "\nOutput: --format table (default), json or ndjson.\n";
   return out.str();
 }
@@ -145,6 +167,7 @@ ExitCode run_analyze(const GlobalOptions& global, const CommandArgs& args) {
   }
   auto context = open_analysis(global, vm);
   if (!context) return ExitCode::failure;
+  query.declarations = context->declarations();
   // Findings stream as they come, most severe first, in every format.
   const bool json = global.format == Format::json || global.format == Format::ndjson;
   const bool array = global.format == Format::json;

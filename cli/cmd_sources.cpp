@@ -35,6 +35,7 @@ po::options_description sources_options() {
       ("sort", po::value<std::string>()->value_name("KEY")->default_value("messages"),
        "messages (default), pass (lowest DMARC pass rate first), ip, from or last-seen");
   add_sender_options(options);
+  add_authorized_option(options);
   return options;
 }
 
@@ -62,6 +63,28 @@ std::string percent(std::int64_t part, std::int64_t whole) {
   char buffer[16];
   std::snprintf(buffer, sizeof buffer, "%.1f", 100.0 * static_cast<double>(part) / static_cast<double>(whole));
   return buffer;
+}
+
+// "declared" and "declared_as", null when nothing is declared for the
+// source's domain (or no --authorized file was given).
+void write_authorization_json(JsonWriter& json, const analysis::SourceRow& row) {
+  json.key("declared");
+  if (row.authorization) {
+    json.value(row.authorization->declared);
+  } else {
+    json.null();
+  }
+  json.key("declared_as");
+  if (row.authorization && row.authorization->declared) {
+    json.value(row.authorization->declared_as);
+  } else {
+    json.null();
+  }
+}
+
+std::string declared_cell(const analysis::SourceRow& row) {
+  if (!row.authorization) return "";
+  return row.authorization->declared ? "yes" : "no";
 }
 
 void write_row_json(JsonWriter& json, const analysis::SourceRow& row) {
@@ -94,8 +117,9 @@ void write_row_json(JsonWriter& json, const analysis::SourceRow& row) {
   }
   json.end_object()
       .key("category").value(analysis::to_string(row.category))
-      .key("service").value(row.service)
-      .key("diagnosis").begin_array();
+      .key("service").value(row.service);
+  write_authorization_json(json, row);
+  json.key("diagnosis").begin_array();
   for (const analysis::Diagnosis& d : row.diagnosis) {
     json.begin_object().key("key").value(d.key).key("cause").value(d.cause).key("fix").value(d.fix)
         .end_object();
@@ -120,6 +144,9 @@ std::string sources_help() {
          "misaligned (authenticated for another domain: a service without custom\n"
          "domain set-up), unauthorized (nothing passes), intermittent (passes on\n"
          "some days and fails on others).\n\n"
+         "With --authorized FILE, a source is declared (yes) or not (no) for its\n"
+         "domain, and a failing one is diagnosed declared_service_failing or\n"
+         "undeclared_source.\n\n"
       << sources_options() << "\nOutput: --format table (default), json, csv or ndjson.\n";
   return out.str();
 }
@@ -173,6 +200,9 @@ ExitCode run_sources(const GlobalOptions& global, const CommandArgs& args) {
   if (array) std::cout << '[';
   auto more = analysis::query_sources(
       *context->store, context->psl, context->senders, query, [&](analysis::SourceRow&& row) {
+        if (const analysis::Declarations* declarations = context->declarations()) {
+          analysis::apply_declarations(row, *declarations);
+        }
         if (!json) {
           selected.push_back(std::move(row));
           return;
@@ -215,8 +245,17 @@ ExitCode run_sources(const GlobalOptions& global, const CommandArgs& args) {
   }
   const std::size_t category_column = table.headers.size();
   table.headers.push_back("category");
+  // Declarations judge single sources; a table shows them only when asked
+  // for, CSV always has the column so that scripts see one layout.
+  const bool declared_column =
+      !csv && context->declarations() != nullptr && *grouping == analysis::SourceGrouping::ip_and_from;
+  // Where the rates gave way, a short header leaves the From domain more room.
+  if (declared_column) table.headers.push_back(rates ? "declared" : "decl");
   if (*grouping != analysis::SourceGrouping::service) table.headers.push_back("service");
-  if (csv) table.headers.push_back("diagnosis");
+  if (csv) {
+    table.headers.push_back("diagnosis");
+    table.headers.push_back("declared");
+  }
   table.right_aligned.assign(table.headers.size(), false);
   for (std::size_t c = key_columns; c < category_column; ++c) table.right_aligned[c] = true;
   for (const auto& row : selected) {
@@ -235,11 +274,13 @@ ExitCode run_sources(const GlobalOptions& global, const CommandArgs& args) {
       cells.push_back(percent(row.dkim_aligned_messages, row.messages));
     }
     cells.push_back(analysis::to_string(row.category));
+    if (declared_column) cells.push_back(declared_cell(row));
     if (*grouping != analysis::SourceGrouping::service) cells.push_back(row.service);
     if (csv) {
       std::string keys;
       for (const analysis::Diagnosis& d : row.diagnosis) keys += (keys.empty() ? "" : " ") + d.key;
       cells.push_back(keys);
+      cells.push_back(declared_cell(row));
     }
     table.rows.push_back(std::move(cells));
   }
@@ -254,6 +295,7 @@ ExitCode run_sources(const GlobalOptions& global, const CommandArgs& args) {
     table.keep_whole[0] = *grouping == analysis::SourceGrouping::ip_and_from ||
                           *grouping == analysis::SourceGrouping::ip;
     table.keep_whole[category_column] = true;
+    if (declared_column) table.keep_whole[category_column + 1] = true;
     table.print(std::cout);
     if (*more) {
       std::cout << "(the first " << selected.size() << " rows; --limit N or --limit 0 shows more)\n";
