@@ -2,6 +2,8 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <sqlite3.h>
@@ -16,6 +18,7 @@ namespace {
 // several times faster than a subquery per column.
 constexpr const char* k_load_names = "SELECT id, text FROM names WHERE id > ?1 ORDER BY id";
 constexpr const char* k_find_name = "SELECT id FROM names WHERE text = ?1";
+constexpr const char* k_name_by_id = "SELECT text FROM names WHERE id = ?1";
 constexpr const char* k_scan_reports =
     "SELECT id, reporter, policy_domain, begin_time, end_time, adkim, aspf, p, sp, np, pct,"
     " testing, first_record, record_count FROM reports"
@@ -139,11 +142,31 @@ class SqliteSummaries final : public Summaries {
                  std::string(operation) + " called outside a summary update"};
   }
   Result<void> load_new_names();
-  std::string_view cached_name(std::int64_t id) const {
-    return id > 0 && static_cast<std::size_t>(id) < m_names.size() ? std::string_view(m_names[id])
-                                                                   : std::string_view();
+  // Scans load every name first (load_new_names); a single look-up asks for
+  // the names it needs one by one, which is far cheaper on a database of
+  // many names. A failed query is kept in m_name_error for the caller.
+  std::string_view cached_name(std::int64_t id) {
+    if (id <= 0) return {};
+    if (static_cast<std::size_t>(id) < m_names.size() && !m_names[static_cast<std::size_t>(id)].empty()) {
+      return m_names[static_cast<std::size_t>(id)];
+    }
+    auto it = m_point_names.find(id);
+    if (it == m_point_names.end()) {
+      auto row = m_name_by_id.bind(1, id).step();
+      if (!row) {
+        if (!m_name_error) m_name_error = std::move(row.error());
+        return {};
+      }
+      std::string text;
+      if (*row) {
+        text = m_name_by_id.column_text(0);
+        m_name_by_id.reset();
+      }
+      it = m_point_names.emplace(id, std::move(text)).first;
+    }
+    return it->second;
   }
-  std::string_view name_column(const Statement& statement, int column) const {
+  std::string_view name_column(const Statement& statement, int column) {
     return statement.is_null(column) ? std::string_view() : cached_name(statement.column_int64(column));
   }
   struct RecordCursors {
@@ -157,13 +180,15 @@ class SqliteSummaries final : public Summaries {
 
   sqlite3* m_db;
   std::string_view m_where;
-  Statement m_load_names, m_find_name, m_scan_reports, m_last_report, m_records_between,
+  Statement m_load_names, m_find_name, m_name_by_id, m_scan_reports, m_last_report, m_records_between,
       m_report_sizes, m_mark, m_set_mark, m_find_source, m_insert_source, m_update_source,
       m_find_domain, m_put_domain, m_load_domains, m_latest_policy, m_policy_domains;
   ChildCursor m_records, m_dkim, m_spf, m_reasons;
   // record() has cursors of its own: it is called while a scan is under way.
   ChildCursor m_one_record, m_one_dkim, m_one_spf, m_one_reasons;
   std::vector<std::string> m_names{1};  // by id; [0] unused
+  std::unordered_map<std::int64_t, std::string> m_point_names;
+  std::optional<Error> m_name_error;
   std::optional<Transaction> m_update;
 };
 
@@ -171,6 +196,7 @@ Result<void> SqliteSummaries::prepare() {
   const std::pair<Statement*, const char*> statements[] = {
       {&m_load_names, k_load_names},
       {&m_find_name, k_find_name},
+      {&m_name_by_id, k_name_by_id},
       {&m_scan_reports, k_scan_reports},
       {&m_last_report, k_last_report},
       {&m_records_between, k_records_between},
@@ -228,15 +254,12 @@ Result<std::int64_t> SqliteSummaries::records_between(std::int64_t after, std::i
 }
 
 Result<std::string> SqliteSummaries::name(std::int64_t id) {
-  if (id <= 0) return std::string();
-  if (static_cast<std::size_t>(id) >= m_names.size()) {
-    if (auto ok = load_new_names(); !ok) return tl::unexpected(std::move(ok.error()));
-  }
-  return std::string(cached_name(id));
+  std::string text(cached_name(id));
+  if (m_name_error) return tl::unexpected(*std::exchange(m_name_error, std::nullopt));
+  return text;
 }
 
 Result<std::optional<Record>> SqliteSummaries::record(std::int64_t id) {
-  if (auto ok = load_new_names(); !ok) return tl::unexpected(std::move(ok.error()));
   const RecordCursors at{m_one_record, m_one_dkim, m_one_spf, m_one_reasons};
   for (ChildCursor* cursor : {&at.records, &at.dkim, &at.spf, &at.reasons}) {
     if (auto ok = cursor->seek(id); !ok) return tl::unexpected(std::move(ok.error()));
@@ -339,6 +362,7 @@ Result<void> SqliteSummaries::read_record(RecordCursors at, std::int64_t id, Rec
     }
     if (auto ok = at.reasons.step(); !ok) return ok;
   }
+  if (m_name_error) return tl::unexpected(*std::exchange(m_name_error, std::nullopt));
   if (!valid) return tl::unexpected(corrupt("malformed record " + std::to_string(id)));
   return {};
 }
