@@ -28,6 +28,12 @@ po::options_description ingest_options() {
        "most entries read from one archive (default 100000)")
       ("max-depth", po::value<std::uint32_t>()->value_name("N"),
        "deepest nesting of containers, e.g. zip in mail (default 4)")
+      ("max-xml-bytes", po::value<std::uint64_t>()->value_name("N"),
+       "largest XML document (default 1 GiB)")
+      ("max-xml-depth", po::value<std::uint32_t>()->value_name("N"),
+       "deepest nesting of XML elements (default 256)")
+      ("max-records", po::value<std::uint32_t>()->value_name("N"),
+       "most records in one report (default 1000000)")
       ("threads", po::value<unsigned>()->value_name("N"),
        "threads reading and parsing inputs (default: one per core); one more stores");
   add_sender_options(options);
@@ -136,6 +142,9 @@ ExitCode run_ingest(const GlobalOptions& global, const CommandArgs& args) {
   if (vm.count("max-input-bytes")) options.limits.max_input_bytes = vm["max-input-bytes"].as<std::uint64_t>();
   if (vm.count("max-entries")) options.limits.max_entries = vm["max-entries"].as<std::uint32_t>();
   if (vm.count("max-depth")) options.limits.max_depth = vm["max-depth"].as<std::uint32_t>();
+  if (vm.count("max-xml-bytes")) options.limits.max_xml_bytes = vm["max-xml-bytes"].as<std::uint64_t>();
+  if (vm.count("max-xml-depth")) options.limits.max_xml_depth = vm["max-xml-depth"].as<std::uint32_t>();
+  if (vm.count("max-records")) options.limits.max_records = vm["max-records"].as<std::uint32_t>();
   if (vm.count("threads")) options.threads = vm["threads"].as<unsigned>();
 
   auto store = open_database(global);

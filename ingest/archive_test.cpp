@@ -389,3 +389,210 @@ TEST_CASE("for_each_entry reports a truncated tar") {
 }
 
 }  // namespace dmarcsift::ingest
+
+namespace dmarcsift::ingest {
+namespace {
+
+std::string raw_deflate(std::string_view data) {
+  z_stream z{};
+  REQUIRE(deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) == Z_OK);
+  std::string out(deflateBound(&z, static_cast<uLong>(data.size())), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+struct ZipEntry {
+  std::string name;
+  std::uint32_t crc = 0;
+  std::uint32_t compressed = 0;
+  std::uint32_t size = 0;
+  std::uint32_t offset = 0;  // of the local header
+};
+
+std::string local_header(const ZipEntry& e) {
+  std::string out;
+  put32(out, 0x04034b50);
+  put16(out, 20);  // version needed
+  put16(out, 0);   // flags
+  put16(out, 8);   // method: deflate
+  put32(out, 0);   // time, date
+  put32(out, e.crc);
+  put32(out, e.compressed);
+  put32(out, e.size);
+  put16(out, static_cast<std::uint32_t>(e.name.size()));
+  put16(out, 0);  // extra
+  return out + e.name;
+}
+
+// The central directory of `entries` and its end record, for a zip whose
+// local headers and data take the first `data_size` bytes.
+std::string central_directory(const std::vector<ZipEntry>& entries, std::uint32_t data_size) {
+  std::string directory;
+  for (const ZipEntry& e : entries) {
+    put32(directory, 0x02014b50);
+    put16(directory, 20);  // version made by
+    put16(directory, 20);  // version needed
+    put16(directory, 0);   // flags
+    put16(directory, 8);   // method: deflate
+    put32(directory, 0);   // time, date
+    put32(directory, e.crc);
+    put32(directory, e.compressed);
+    put32(directory, e.size);
+    put16(directory, static_cast<std::uint32_t>(e.name.size()));
+    put16(directory, 0);  // extra
+    put16(directory, 0);  // comment
+    put16(directory, 0);  // disk
+    put16(directory, 0);  // internal attributes
+    put32(directory, 0);  // external attributes
+    put32(directory, e.offset);
+    directory += e.name;
+  }
+  std::string end;
+  put32(end, 0x06054b50);
+  put16(end, 0);
+  put16(end, 0);
+  put16(end, static_cast<std::uint32_t>(entries.size()));
+  put16(end, static_cast<std::uint32_t>(entries.size()));
+  put32(end, static_cast<std::uint32_t>(directory.size()));
+  put32(end, data_size);
+  put16(end, 0);
+  return directory + end;
+}
+
+std::uint32_t crc_of(std::string_view data) {
+  return static_cast<std::uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
+}
+
+// David Fifield's "better zip bomb" (2019), fully overlapping: the data of
+// entry i is a stored deflate block quoting the local header of entry i+1,
+// then the data of entry i+1, so every entry ends in the one deflated
+// `kernel_size` zeros and `entries` entries inflate to about `entries`
+// times that. Every size and CRC-32 in it is consistent.
+std::string overlapping_zip_bomb(int entries, std::uint32_t kernel_size) {
+  const std::string zeros(kernel_size, '\0');
+  const std::string kernel = raw_deflate(zeros);
+  std::vector<ZipEntry> list(static_cast<std::size_t>(entries));
+  std::vector<std::string> headers(list.size());
+  for (std::size_t i = list.size(); i-- > 0;) {
+    ZipEntry& e = list[i];
+    e.name = std::to_string(i) + ".xml";
+    if (i + 1 == list.size()) {
+      e.crc = crc_of(zeros);
+      e.compressed = static_cast<std::uint32_t>(kernel.size());
+      e.size = kernel_size;
+    } else {
+      const std::string& quoted = headers[i + 1];
+      const ZipEntry& next = list[i + 1];
+      e.crc = static_cast<std::uint32_t>(crc32_combine(crc_of(quoted), next.crc, next.size));
+      e.compressed = 5 + static_cast<std::uint32_t>(quoted.size()) + next.compressed;
+      e.size = static_cast<std::uint32_t>(quoted.size()) + next.size;
+    }
+    headers[i] = local_header(e);
+  }
+  std::string zip;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    list[i].offset = static_cast<std::uint32_t>(zip.size());
+    zip += headers[i];
+    if (i + 1 == list.size()) break;
+    // RFC 1951 §3.2.4: a stored block that is not the last: 3 header bits,
+    // padding to the byte, LEN and its one's complement NLEN.
+    const auto quoted = static_cast<std::uint32_t>(headers[i + 1].size());
+    zip.push_back('\0');
+    put16(zip, quoted);
+    put16(zip, ~quoted & 0xffff);
+  }
+  zip += kernel;
+  return zip + central_directory(list, static_cast<std::uint32_t>(zip.size()));
+}
+
+// `entries` central directory entries, all pointing at one local header
+// and its deflated `kernel_size` zeros.
+std::string shared_data_zip(int entries, std::uint32_t kernel_size) {
+  const std::string zeros(kernel_size, '\0');
+  const std::string kernel = raw_deflate(zeros);
+  const std::uint32_t crc = crc_of(zeros);
+  std::vector<ZipEntry> list;
+  for (int i = 0; i < entries; ++i) {
+    list.push_back({std::to_string(i) + ".xml", crc, static_cast<std::uint32_t>(kernel.size()),
+                    kernel_size, 0});
+  }
+  const std::string data = local_header(list[0]) + kernel;
+  return data + central_directory(list, static_cast<std::uint32_t>(data.size()));
+}
+
+struct Sized {
+  std::string name;
+  std::uint64_t size = 0;
+  std::string error;
+};
+
+// Like read_all, but keeps only sizes: the members of a bomb are large.
+std::pair<Result<void>, std::vector<Sized>> read_sizes(std::string_view bytes,
+                                                       const Limits& limits) {
+  std::vector<Sized> seen;
+  Result<void> outcome = for_each_entry(bytes, "bomb.zip", limits, [&](ArchiveEntry&& entry) {
+    seen.push_back({entry.name, entry.bytes ? entry.bytes->size() : 0,
+                    entry.bytes ? "" : to_string(entry.bytes.error())});
+  });
+  return {std::move(outcome), std::move(seen)};
+}
+
+}  // namespace
+
+TEST_CASE("issue 6: the overlapping zip bomb of the tests is a valid zip") {
+  const std::string zip = overlapping_zip_bomb(3, 1 << 20);
+  auto [outcome, seen] = read_sizes(zip, Limits{});
+  REQUIRE(outcome);
+  REQUIRE(seen.size() == 3);
+  // Each local header is 30 bytes plus a 5-byte name; the CRC-32s match.
+  const std::uint64_t header = 35;
+  CHECK(seen[0].name == "0.xml");
+  CHECK(seen[0].size == (1 << 20) + 2 * header);
+  CHECK(seen[0].error == "");
+  CHECK(seen[1].size == (1 << 20) + header);
+  CHECK(seen[1].error == "");
+  CHECK(seen[2].name == "2.xml");
+  CHECK(seen[2].size == 1 << 20);
+  CHECK(seen[2].error == "");
+}
+
+TEST_CASE("issue 6: an overlapping zip bomb of 16 GiB stops at max_input_bytes") {
+  const std::string zip = overlapping_zip_bomb(1000, 16 << 20);
+  CHECK(zip.size() < 120'000);
+  Limits limits;
+  limits.max_entry_bytes = 64 << 20;
+  limits.max_input_bytes = 128 << 20;
+  auto [outcome, seen] = read_sizes(zip, limits);
+  REQUIRE_FALSE(outcome);
+  CHECK(outcome.error().where == "bomb.zip");
+  CHECK(outcome.error().what ==
+        "decompressed data exceeds 134217728 bytes for one input (limit max_input_bytes)");
+  // Seven entries of just over 16 MiB fit in 128 MiB; the eighth does not.
+  REQUIRE(seen.size() == 7);
+  CHECK(seen[6].name == "6.xml");
+  std::uint64_t quoted_headers = 0;  // those of entries 7 to 999, inside entry 6
+  for (int i = 7; i < 1000; ++i) quoted_headers += 30 + (std::to_string(i) + ".xml").size();
+  CHECK(seen[6].size == (16 << 20) + quoted_headers);
+}
+
+TEST_CASE("issue 6: central directory entries that share one member's data read it once") {
+  // libarchive's seekable zip reader keys members by the offset of their
+  // local header, so 1000 entries at one offset are one member.
+  const std::string zip = shared_data_zip(1000, 16 << 20);
+  CHECK(zip.size() < 100'000);
+  auto [outcome, seen] = read_sizes(zip, Limits{});
+  REQUIRE(outcome);
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].name == "0.xml");
+  CHECK(seen[0].size == 16 << 20);
+  CHECK(seen[0].error == "");
+}
+
+}  // namespace dmarcsift::ingest

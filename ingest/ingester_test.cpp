@@ -1,6 +1,11 @@
 #include "ingest/ingester.hpp"
 
 #include <doctest/doctest.h>
+#include <zlib.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
 
 #include "storage/sqlite/sqlite_store.hpp"
 #include "tests/support/containers.hpp"
@@ -160,4 +165,163 @@ TEST_CASE("a file larger than max_input_bytes is refused before it is read") {
   CHECK(s.rejected[0].path == big.string());
   CHECK(s.rejected[0].reason == "file is " + std::to_string(std::filesystem::file_size(big)) +
                                     " bytes, more than 3000 (limit max_input_bytes)");
+}
+
+namespace {
+
+void put_le32(std::string& out, std::uint32_t value) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+
+// A gzip of `mebibytes` MiB of zeros, about 1 KB per MiB (deflate's limit
+// is 1032:1), built without compressing it all: after a Z_FULL_FLUSH
+// deflate starts afresh, so every MiB after the first compresses to the same
+// bytes, which are copied. The trailer's CRC-32 and size are exact.
+std::string zero_gzip(std::uint32_t mebibytes) {
+  const std::string mebibyte(1 << 20, '\0');
+  z_stream z{};
+  REQUIRE(deflateInit2(&z, 9, Z_DEFLATED, 31, 9, Z_DEFAULT_STRATEGY) == Z_OK);
+  const auto deflate_mebibyte = [&] {
+    std::string out(deflateBound(&z, static_cast<uLong>(mebibyte.size())), '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(mebibyte.data()));
+    z.avail_in = static_cast<uInt>(mebibyte.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    REQUIRE(deflate(&z, Z_FULL_FLUSH) == Z_OK);
+    REQUIRE(z.avail_in == 0);
+    out.resize(out.size() - z.avail_out);
+    return out;
+  };
+  const std::string first = deflate_mebibyte();  // behind the gzip header
+  const std::string next = deflate_mebibyte();
+  deflateEnd(&z);
+  std::string bomb;
+  bomb.reserve(first.size() + next.size() * mebibytes + 16);
+  bomb += first;
+  for (std::uint32_t i = 1; i < mebibytes; ++i) bomb += next;
+  // RFC 1951 §3.2.6: a last block with fixed codes holding only end-of-block.
+  bomb += std::string("\x03\x00", 2);
+  const uLong mebibyte_crc =
+      crc32(0, reinterpret_cast<const Bytef*>(mebibyte.data()), static_cast<uInt>(mebibyte.size()));
+  uLong crc = mebibyte_crc;
+  for (std::uint32_t i = 1; i < mebibytes; ++i) crc = crc32_combine(crc, mebibyte_crc, 1 << 20);
+  put_le32(bomb, static_cast<std::uint32_t>(crc));
+  put_le32(bomb, static_cast<std::uint32_t>(std::uint64_t{mebibytes} << 20));  // ISIZE: mod 2^32
+  return bomb;
+}
+
+std::string report_with_counts(const std::vector<std::string>& counts) {
+  std::string records;
+  int ip = 1;
+  for (const std::string& count : counts) {
+    records += "<record><row><source_ip>192.0.2." + std::to_string(ip++) +
+               "</source_ip><count>" + count +
+               "</count><policy_evaluated><disposition>none</disposition><dkim>pass</dkim>"
+               "<spf>pass</spf></policy_evaluated></row><identifiers>"
+               "<header_from>example.com</header_from></identifiers><auth_results><spf>"
+               "<domain>example.com</domain><result>pass</result></spf></auth_results></record>";
+  }
+  return "<feedback><report_metadata><org_name>Acme</org_name><report_id>counts</report_id>"
+         "<date_range><begin>1790812800</begin><end>1790899199</end></date_range>"
+         "</report_metadata><policy_published><domain>example.com</domain><p>none</p>"
+         "</policy_published>" + records + "</feedback>";
+}
+
+ingest::IngestSummary ingest_one(const std::string& name, const std::string& bytes,
+                                 const ingest::Limits& limits) {
+  auto store = std::move(*storage::open_sqlite_store(":memory:"));
+  ingest::IngestOptions options;
+  options.limits = limits;
+  ingest::Ingester ingester(*store, options);
+  REQUIRE(ingester.ingest_bytes(name, bytes));
+  REQUIRE(ingester.finish());
+  return ingester.summary();
+}
+
+void check_rejected(const ingest::IngestSummary& s, const std::string& path,
+                    const std::string& entry, const std::string& reason) {
+  CHECK(s.inputs == 1);
+  CHECK(s.inputs_rejected == 1);
+  CHECK(s.reports_stored == 0);
+  REQUIRE(s.rejected.size() == 1);
+  CHECK(s.rejected[0].path == path);
+  CHECK(s.rejected[0].entry == entry);
+  CHECK(s.rejected[0].reason == reason);
+}
+
+}  // namespace
+
+TEST_CASE("issue 6: the zero gzip of the bomb tests is a valid gzip stream") {
+  // zlib checks the CRC-32 and the size in the trailer; both must match.
+  check_rejected(ingest_one("zeros-16m.gz", zero_gzip(16), {}), "zeros-16m.gz", "",
+                 "gzip content is not a report: starts with "
+                 "'\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00...'");
+}
+
+TEST_CASE("issue 6: a 10 MB gzip of 10 GiB, and a gzip of it, stop at max_entry_bytes") {
+  const std::string bomb = zero_gzip(10 << 10);
+  CHECK(bomb.size() > 10'000'000);
+  CHECK(bomb.size() < 11'000'000);
+  const std::string bomb_of_bomb = gzip(bomb);
+  CHECK(bomb_of_bomb.size() < 100'000);
+  ingest::Limits limits;
+  limits.max_entry_bytes = 64 << 20;  // so that the test needs 64 MiB, not 1 GiB
+  const std::string reason = "decompressed size exceeds 67108864 bytes (limit max_entry_bytes)";
+  check_rejected(ingest_one("zeros-10g.gz", bomb, limits), "zeros-10g.gz", "", reason);
+  check_rejected(ingest_one("zeros-10g.gz.gz", bomb_of_bomb, limits), "zeros-10g.gz.gz", "",
+                 reason);
+}
+
+TEST_CASE("issue 6: a zip nested 20 deep stops at max_depth") {
+  std::string bytes = write_archive({{"report.xml", report_xml("nested")}}, "zip");
+  for (int level = 1; level < 20; ++level) bytes = write_archive({{"r.zip", bytes}}, "zip");
+  check_rejected(ingest_one("nested.zip", bytes, {}), "nested.zip",
+                 "r.zip > r.zip > r.zip > r.zip > r.zip",
+                 "containers nested more than 4 deep (limit max_depth)");
+}
+
+TEST_CASE("issue 6: the XML limits reach the parser through IngestOptions") {
+  const std::string xml = report_xml("limits");
+  struct Row {
+    const char* name;
+    ingest::Limits limits;
+    std::string reason;
+  };
+  ingest::Limits bytes;
+  bytes.max_xml_bytes = 100;
+  ingest::Limits depth;
+  depth.max_xml_depth = 3;
+  ingest::Limits records;
+  records.max_records = 0;
+  const Row rows[] = {
+      {"max_xml_bytes", bytes,
+       "XML document is " + std::to_string(xml.size()) + " bytes, more than 100 (limit max_xml_bytes)"},
+      {"max_xml_depth", depth, "XML elements nested more than 3 deep (limit max_xml_depth)"},
+      {"max_records", records, "report has more than 0 records (limit max_records)"},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.name);
+    // Inside a gzip inside a zip, so that the limits pass through containers.
+    check_rejected(ingest_one("r.zip", write_archive({{"r.xml.gz", gzip(xml)}}, "zip"), row.limits),
+                   "r.zip", "r.xml.gz", row.reason);
+  }
+}
+
+TEST_CASE("issue 6: counts of 10^12 and 2^64 are dropped; the report's other counts are stored exactly") {
+  auto store = std::move(*storage::open_sqlite_store(":memory:"));
+  ingest::Ingester ingester(*store, {});
+  REQUIRE(ingester.ingest_bytes(
+      "counts.xml", report_with_counts({"5", "1000000000000", "18446744073709551616", "4294967296"})));
+  REQUIRE(ingester.finish());
+  const ingest::IngestSummary& s = ingester.summary();
+  CHECK(s.reports_stored == 1);
+  CHECK(s.records_stored == 2);
+  CHECK(s.messages_stored == 4294967301);
+  CHECK(s.rejected.empty());
+  CHECK(s.warnings.at("record_dropped") == 2);
+  auto totals = store->totals();
+  REQUIRE(totals);
+  CHECK(totals->reports == 1);
+  CHECK(totals->records == 2);
+  CHECK(totals->messages == 4294967301);
 }

@@ -223,7 +223,7 @@ class InputReader {
   void parse_document(std::string_view xml, const std::string& entry,
                       std::vector<Warning> container_warnings, int message) {
     const std::string origin = origin_of(entry);
-    auto report = parse_xml_report(xml, origin);
+    auto report = parse_xml_report(xml, origin, m_limits);
     if (!report) {
       problem(entry, reason_from(report.error(), origin));
       return;

@@ -9,6 +9,11 @@ struct Limits {
   std::uint64_t max_input_bytes = 4ull << 30;  // decompressed bytes of one input in all
   std::uint32_t max_entries = 100000;          // entries in one archive
   std::uint32_t max_depth = 4;                 // containers nested in containers
+  // The largest real reports hold about 100,000 records in a few hundred MB
+  // of XML, nested 5 elements deep; these limits are ten times that or more.
+  std::uint64_t max_xml_bytes = 1ull << 30;  // bytes of one XML document
+  std::uint32_t max_xml_depth = 256;         // elements nested in elements
+  std::uint32_t max_records = 1000000;       // records in one report
 };
 
 }  // namespace dmarcsift::ingest

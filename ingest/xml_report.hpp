@@ -4,6 +4,7 @@
 
 #include "core/aggregate_report.hpp"
 #include "core/result.hpp"
+#include "ingest/limits.hpp"
 
 namespace dmarcsift::ingest {
 
@@ -14,7 +15,11 @@ namespace dmarcsift::ingest {
 // a record without a valid source_ip or count is dropped with a
 // "record_dropped" warning. Errors: not well-formed XML even after the named
 // repairs, or not a DMARC aggregate report (no feedback root, report_id,
-// reporter, numeric date_range or policy domain).
-Result<AggregateReport> parse_xml_report(std::string_view xml, std::string_view origin);
+// reporter, numeric date_range or policy domain), and hostile documents:
+// a DOCTYPE declaration (entities are never expanded), or more bytes,
+// element nesting or records than `limits` allows (max_xml_bytes,
+// max_xml_depth, max_records; the other limits are for containers).
+Result<AggregateReport> parse_xml_report(std::string_view xml, std::string_view origin,
+                                         const Limits& limits = Limits{});
 
 }  // namespace dmarcsift::ingest

@@ -448,15 +448,6 @@ TEST_CASE("tolerated deviations store a normalized value and warn once per kind"
              meta_tail;
        },
        org_name, "Z\xC3\xBCrich", "encoding_iso-8859-1", "declared iso-8859-1: decoded to UTF-8"},
-      {"DOCTYPE entities are never expanded",
-       [&](Parts& p) {
-         p.prolog = "<!DOCTYPE feedback [<!ENTITY big \"EXPANDED\">]>";
-         p.metadata =
-             "<report_metadata><org_name>&big;</org_name>"
-             "<email>d@acme.example</email>" +
-             meta_tail;
-       },
-       org_name, "&big;", "", ""},
   };
   for (const Row& row : rows) {
     CAPTURE(row.name);
@@ -759,15 +750,159 @@ TEST_CASE("no prefix of a report and no byte flip crashes the parser") {
   CHECK(parse_xml_report(xml, "whole").has_value());
 }
 
-TEST_CASE("deep nesting neither recurses nor fails the report") {
+std::string nested(const std::string& name, int levels) {
+  std::string xml;
+  xml.reserve(static_cast<std::size_t>(levels) * (2 * name.size() + 5));
+  for (int i = 0; i < levels; ++i) xml += "<" + name + ">";
+  for (int i = 0; i < levels; ++i) xml += "</" + name + ">";
+  return xml;
+}
+
+void check_refused(const std::string& xml, const std::string& what, const Limits& limits = {}) {
+  const auto report = parse_xml_report(xml, "hostile.xml", limits);
+  REQUIRE_FALSE(report.has_value());
+  CHECK(report.error().code == Errc::bad_input);
+  CHECK(report.error().where == "hostile.xml");
+  CHECK(report.error().what == what);
+}
+
+const std::string k_doctype_refused =
+    "XML with a DOCTYPE declaration is refused (entity expansion, billion laughs)";
+
+TEST_CASE("issue 6: a billion-laughs document is refused before anything is expanded") {
+  // Ten levels of ten references: 10^9 "lol"s, 3 GB, in a 2 KB report.
+  std::string doctype = "<!DOCTYPE feedback [\n  <!ENTITY lol0 \"lol\">\n";
+  for (int level = 1; level <= 9; ++level) {
+    doctype += "  <!ENTITY lol" + std::to_string(level) + " \"";
+    for (int i = 0; i < 10; ++i) doctype += "&lol" + std::to_string(level - 1) + ";";
+    doctype += "\">\n";
+  }
+  doctype += "]>\n";
   Parts parts;
-  std::string deep;
-  for (int i = 0; i < 100000; ++i) deep += "<x>";
-  for (int i = 0; i < 100000; ++i) deep += "</x>";
-  parts.records = "<record>" + deep + "</record>" + Parts::record();
+  parts.prolog += doctype;
+  parts.metadata =
+      "<report_metadata><org_name>&lol9;</org_name><email>d@acme.example</email>"
+      "<report_id>r-1</report_id>"
+      "<date_range><begin>1700000000</begin><end>1700086399</end></date_range>"
+      "</report_metadata>";
+  const std::string xml = parts.xml();
+  CHECK(xml.size() < 2048);
+  check_refused(xml, k_doctype_refused);
+}
+
+TEST_CASE("issue 6: any DOCTYPE is refused, wherever it stands") {
+  struct Row {
+    std::string name;
+    std::string xml;
+  };
+  const std::string body = Parts().open + Parts().version + Parts().metadata + Parts().policy +
+                           Parts::record() + Parts().close;
+  const std::string external = "<!DOCTYPE feedback SYSTEM \"file:///etc/passwd\">";
+  std::string utf16 = "\xFF\xFE";
+  for (char c : "<!DOCTYPE feedback>" + body) {
+    utf16 += c;
+    utf16 += '\0';
+  }
+  const Row rows[] = {
+      {"without an internal subset", "<!DOCTYPE feedback>" + body},
+      {"external entity", external + body},
+      {"after the declaration, a comment and a PI",
+       "<?xml version=\"1.0\"?>\n<!-- x --><?pi y?>\n" + external + body},
+      {"lower case", "<!doctype feedback>" + body},
+      {"in UTF-16", utf16},
+      {"after the root element", body + external},
+      {"behind a stray <xs:schema> that a repair removes",
+       "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\">" + external + body},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.name);
+    check_refused(row.xml, k_doctype_refused);
+  }
+}
+
+TEST_CASE("issue 6: DOCTYPE as text, in a comment or in CDATA is no declaration") {
+  Parts parts;
+  parts.prolog += "<!-- <!DOCTYPE feedback> -->";
+  parts.metadata =
+      "<report_metadata><org_name>&lt;!DOCTYPE x&gt;</org_name>"
+      "<email><![CDATA[<!DOCTYPE y>]]></email><report_id>r-1</report_id>"
+      "<date_range><begin>1700000000</begin><end>1700086399</end></date_range>"
+      "</report_metadata>";
   const AggregateReport report = parse_ok(parts.xml());
-  CHECK(report.records.size() == 1);
-  CHECK(find_warning(report, "record_dropped")->detail == "record 1: source_ip missing");
+  CHECK(report.metadata.org_name == "<!DOCTYPE x>");
+  CHECK(report.metadata.email == "<!DOCTYPE y>");
+}
+
+TEST_CASE("issue 6: 200,000 nested elements are refused at max_xml_depth") {
+  Parts parts;
+  parts.records = "<record>" + nested("x", 200000) + "</record>" + Parts::record();
+  check_refused(parts.xml(), "XML elements nested more than 256 deep (limit max_xml_depth)");
+  check_refused(nested("feedback", 200000),
+                "XML elements nested more than 256 deep (limit max_xml_depth)");
+}
+
+TEST_CASE("issue 6: max_xml_depth counts the root element as depth 1") {
+  // feedback > record > auth_results > dkim > domain: real reports are 5 deep.
+  const std::string xml = Parts().xml();
+  Limits limits;
+  limits.max_xml_depth = 5;
+  CHECK(parse_xml_report(xml, "hostile.xml", limits).has_value());
+  limits.max_xml_depth = 4;
+  check_refused(xml, "XML elements nested more than 4 deep (limit max_xml_depth)", limits);
+  limits.max_xml_depth = 0;
+  check_refused(xml, "XML elements nested more than 0 deep (limit max_xml_depth)", limits);
+}
+
+TEST_CASE("issue 6: a document over max_xml_bytes is refused before it is parsed") {
+  const std::string xml = Parts().xml();
+  Limits limits;
+  limits.max_xml_bytes = xml.size();
+  CHECK(parse_xml_report(xml, "hostile.xml", limits).has_value());
+  limits.max_xml_bytes = xml.size() - 1;
+  check_refused(xml,
+                "XML document is " + std::to_string(xml.size()) + " bytes, more than " +
+                    std::to_string(xml.size() - 1) + " (limit max_xml_bytes)",
+                limits);
+}
+
+TEST_CASE("issue 6: a report with more records than max_records is refused whole") {
+  Parts parts;
+  // The dropped record counts too: the limit is on what must be read.
+  parts.records = Parts::record("192.0.2.1") + Parts::record("") + Parts::record("192.0.2.3");
+  Limits limits;
+  limits.max_records = 3;
+  const auto report = parse_xml_report(parts.xml(), "hostile.xml", limits);
+  REQUIRE(report.has_value());
+  CHECK(report->records.size() == 2);
+  limits.max_records = 2;
+  check_refused(parts.xml(), "report has more than 2 records (limit max_records)", limits);
+}
+
+TEST_CASE("issue 6: counts of 10^12 and 2^64 drop their records; the others are kept exactly") {
+  // 10^12 messages from one IP in one day is more than all the e-mail sent
+  // worldwide in a day; 2^64 does not fit any 64-bit integer.
+  Parts parts;
+  parts.records = Parts::record("192.0.2.1", "5") + Parts::record("192.0.2.2", "1000000000000") +
+                  Parts::record("192.0.2.3", "18446744073709551616") +
+                  Parts::record("192.0.2.4", "4294967296");
+  const AggregateReport report = parse_ok(parts.xml());
+  REQUIRE(report.records.size() == 2);
+  CHECK(report.records[0].source_ip.to_string() == "192.0.2.1");
+  CHECK(report.records[0].count == 5);
+  CHECK(report.records[1].source_ip.to_string() == "192.0.2.4");
+  CHECK(report.records[1].count == 4294967296);
+  const Warning* warning = find_warning(report, "record_dropped");
+  REQUIRE(warning != nullptr);
+  CHECK(warning->count == 2);
+  CHECK(warning->detail ==
+        "record 2: count '1000000000000' is more than 4294967296 messages, more than any "
+        "receiver sees");
+  parts.records = Parts::record("192.0.2.3", "18446744073709551616");
+  const AggregateReport overflow = parse_ok(parts.xml());
+  CHECK(overflow.records.empty());
+  REQUIRE(find_warning(overflow, "record_dropped") != nullptr);
+  CHECK(find_warning(overflow, "record_dropped")->detail ==
+        "record 1: count '18446744073709551616' exceeds the 64-bit range");
 }
 
 }  // namespace
