@@ -1,7 +1,6 @@
 #include "storage/sqlite/statement.hpp"
 
 #include <cerrno>
-#include <cstring>
 #include <utility>
 
 #include <sqlite3.h>
@@ -26,11 +25,6 @@ Error database_error(sqlite3* db, int rc, std::string_view where, std::string_vi
       // (e.g. while growing the WAL index); name the cause either way.
       if (db && sqlite3_system_errno(db) == ENOSPC) {
         return Error{Errc::io, std::string(where), "disk full: " + what};
-      }
-      // "disk I/O error" alone does not say what to fix; the system's
-      // reason does ("File too large" under a file-size limit, EIO, ...).
-      if (db && sqlite3_system_errno(db) != 0) {
-        what += std::string(" (") + std::strerror(sqlite3_system_errno(db)) + ")";
       }
       return Error{Errc::io, std::string(where), std::move(what)};
     default:
