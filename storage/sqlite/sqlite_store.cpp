@@ -861,10 +861,25 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& pa
   // WAL mode except for the last commits before a power cut, never corrupt.
   // A 64 MiB page cache keeps the names index and the b-tree tails of large
   // batches in memory.
+  // The journal mode is stored in the file, so only a database that is not
+  // in WAL mode yet is switched. Switching needs a moment with no other
+  // connection, and SQLite answers "database is locked" at once rather than
+  // waiting, which another process's ingest or query made happen under load;
+  // the read below takes no such lock.
+  auto journal = Statement::prepare(raw, "PRAGMA journal_mode", where, "read journal mode");
+  if (!journal) return tl::unexpected(std::move(journal.error()));
+  auto journal_row = journal->step();
+  if (!journal_row) return tl::unexpected(std::move(journal_row.error()));
+  const bool wal = *journal_row && journal->column_text(0) == "wal";
+  journal->reset();
+  if (!wal) {
+    if (auto ok = sqlite::exec(raw, "PRAGMA journal_mode = WAL", where, "switch to WAL mode"); !ok) {
+      return tl::unexpected(std::move(ok.error()));
+    }
+  }
   if (auto ok = sqlite::exec(raw,
-                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                             " PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;"
-                             " PRAGMA temp_store = MEMORY",
+                             "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                             " PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY",
                              where, "configure connection");
       !ok) {
     return tl::unexpected(std::move(ok.error()));
