@@ -54,22 +54,14 @@ Result<std::vector<SourceRow>> collect_groups(storage::Store& store, const Publi
   auto scanned = summaries.scan_records(
       filter, 0, *last,
       [&](const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
-        key.assign(report.policy_domain);
-        key += '\t';
-        key += record.source_ip.bytes();
-        key += '\t';
-        key += record.header_from;
+        write_source_key(key, report.policy_domain, record.source_ip, record.header_from);
         if (by_reporter) {
           key += '\t';
           key += report.reporter;
         }
         auto [it, inserted] = index.try_emplace(key, rows.size());
         if (inserted) {
-          SourceRow& row = rows.emplace_back();
-          row.policy_domain = report.policy_domain;
-          row.source_ip = record.source_ip.to_string();
-          row.address = record.source_ip;
-          row.header_from = record.header_from;
+          SourceRow& row = rows.emplace_back(new_source_row(report, record));
           if (by_reporter) row.reporter = report.reporter;
         }
         add_record(rows[it->second], psl, senders, report, record_id, record);
@@ -127,6 +119,24 @@ bool select(std::vector<SourceRow> rows, const SourceQuery& query,
 }
 
 }  // namespace
+
+void write_source_key(std::string& key, std::string_view policy_domain, const IpAddress& source_ip,
+                      std::string_view header_from) {
+  key.assign(policy_domain);
+  key += '\t';
+  key += source_ip.bytes();
+  key += '\t';
+  key += header_from;
+}
+
+SourceRow new_source_row(const storage::ScannedReport& report, const Record& record) {
+  SourceRow row;
+  row.policy_domain = report.policy_domain;
+  row.address = record.source_ip;
+  row.source_ip = record.source_ip.to_string();
+  row.header_from = record.header_from;
+  return row;
+}
 
 void add_record(SourceRow& row, const PublicSuffixList& psl, const SenderCatalog& senders,
                 const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {

@@ -59,6 +59,13 @@ struct SourceRow {
 };
 
 // Adds one record of `report` to the totals of `row`.
+// Writes into `key` what tells one (policy domain, source IP, header_from)
+// group from another, for in-memory maps of groups.
+void write_source_key(std::string& key, std::string_view policy_domain, const IpAddress& source_ip,
+                      std::string_view header_from);
+// An empty row for the group `record` of `report` belongs to.
+SourceRow new_source_row(const storage::ScannedReport& report, const Record& record);
+
 void add_record(SourceRow& row, const PublicSuffixList& psl, const SenderCatalog& senders,
                 const storage::ScannedReport& report, std::int64_t record_id, const Record& record);
 

@@ -283,19 +283,9 @@ class FreshRows {
  public:
   void add(const PublicSuffixList& psl, const SenderCatalog& senders,
            const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
-    m_key.assign(report.policy_domain);
-    m_key += '\t';
-    m_key += record.source_ip.bytes();
-    m_key += '\t';
-    m_key += record.header_from;
+    write_source_key(m_key, report.policy_domain, record.source_ip, record.header_from);
     auto [it, inserted] = m_index.try_emplace(m_key, m_rows.size());
-    if (inserted) {
-      SourceRow& row = m_rows.emplace_back();
-      row.policy_domain = report.policy_domain;
-      row.address = record.source_ip;
-      row.source_ip = record.source_ip.to_string();
-      row.header_from = record.header_from;
-    }
+    if (inserted) m_rows.push_back(new_source_row(report, record));
     add_record(m_rows[it->second], psl, senders, report, record_id, record);
     ++m_records;
   }
@@ -324,11 +314,7 @@ Result<void> write_rows(storage::Summaries& summaries, const SenderCatalog& send
                         std::deque<SourceRow>& rows, DomainCache& domains, SeenKeys* seen) {
   std::string key;
   for (SourceRow& row : rows) {
-    key.assign(row.policy_domain);
-    key += '\t';
-    key += row.address.bytes();
-    key += '\t';
-    key += row.header_from;
+    write_source_key(key, row.policy_domain, row.address, row.header_from);
     std::optional<storage::SourceSummary> existing;
     if (seen == nullptr || seen->maybe(key)) {
       auto found = summaries.find_source(row.policy_domain, row.address, row.header_from);

@@ -70,7 +70,7 @@ constexpr const char* k_put_domain =
 constexpr const char* k_load_domains =
     "SELECT policy_domain, state FROM domain_summaries ORDER BY policy_domain";
 constexpr const char* k_latest_policy =
-    "SELECT adkim, aspf, p, sp, np, pct, (SELECT text FROM names WHERE id = fo), testing,"
+    "SELECT adkim, aspf, p, sp, np, pct, testing, (SELECT text FROM names WHERE id = fo),"
     " (SELECT text FROM names WHERE id = discovery_method) FROM reports"
     " WHERE policy_domain = (SELECT id FROM names WHERE text = ?1)"
     " ORDER BY end_time DESC, id DESC LIMIT 1";
@@ -80,6 +80,31 @@ bool to_enum(std::int64_t stored, E last, E& out) {
   if (stored < 0 || stored > static_cast<std::int64_t>(last)) return false;
   out = static_cast<E>(stored);
   return true;
+}
+
+// Reads adkim, aspf, p, sp, np, pct and testing from seven columns starting
+// at `first`, as both the record scan and latest_policy() select them; false
+// when a stored enumeration is out of range.
+bool read_policy(const Statement& q, int first, PolicyPublished& policy) {
+  policy.adkim_present = !q.is_null(first);
+  policy.aspf_present = !q.is_null(first + 1);
+  bool valid = to_enum(policy.adkim_present ? q.column_int64(first) : 0, Alignment::strict,
+                       policy.adkim);
+  valid = valid && to_enum(policy.aspf_present ? q.column_int64(first + 1) : 0, Alignment::strict,
+                           policy.aspf);
+  valid = valid && to_enum(q.column_int64(first + 2), PolicyAction::reject, policy.p);
+  for (auto [column, target] : {std::pair{first + 3, &policy.sp}, std::pair{first + 4, &policy.np}}) {
+    target->reset();
+    if (q.is_null(column)) continue;
+    PolicyAction action{};
+    valid = valid && to_enum(q.column_int64(column), PolicyAction::reject, action);
+    *target = action;
+  }
+  policy.pct.reset();
+  if (!q.is_null(first + 5)) policy.pct = static_cast<int>(q.column_int64(first + 5));
+  policy.testing.reset();
+  if (!q.is_null(first + 6)) policy.testing = q.column_int64(first + 6) != 0;
+  return valid;
 }
 
 // One of the ordered child tables read alongside the records: positioned on
@@ -400,24 +425,7 @@ Result<void> SqliteSummaries::scan_records(const ReportFilter& filter, std::int6
     scanned.policy_domain = name_column(reports, 2);
     scanned.date_range = {reports.column_int64(3), reports.column_int64(4)};
     policy.domain = scanned.policy_domain;
-    policy.adkim_present = !reports.is_null(5);
-    policy.aspf_present = !reports.is_null(6);
-    bool valid = to_enum(policy.adkim_present ? reports.column_int64(5) : 0, Alignment::strict,
-                         policy.adkim);
-    valid = valid && to_enum(policy.aspf_present ? reports.column_int64(6) : 0, Alignment::strict,
-                             policy.aspf);
-    valid = valid && to_enum(reports.column_int64(7), PolicyAction::reject, policy.p);
-    for (auto [column, target] : {std::pair{8, &policy.sp}, std::pair{9, &policy.np}}) {
-      target->reset();
-      if (reports.is_null(column)) continue;
-      PolicyAction action{};
-      valid = valid && to_enum(reports.column_int64(column), PolicyAction::reject, action);
-      *target = action;
-    }
-    policy.pct.reset();
-    if (!reports.is_null(10)) policy.pct = static_cast<int>(reports.column_int64(10));
-    policy.testing.reset();
-    if (!reports.is_null(11)) policy.testing = reports.column_int64(11) != 0;
+    const bool valid = read_policy(reports, 5, policy);
     if (!valid) return tl::unexpected(corrupt("malformed report " + std::to_string(scanned.id)));
     scanned.policy = &policy;
 
@@ -644,20 +652,8 @@ Result<std::optional<PolicyPublished>> SqliteSummaries::latest_policy(std::strin
   if (!*row) return std::optional<PolicyPublished>();
   PolicyPublished policy;
   policy.domain = policy_domain;
-  policy.adkim_present = !q.is_null(0);
-  policy.aspf_present = !q.is_null(1);
-  bool valid = to_enum(policy.adkim_present ? q.column_int64(0) : 0, Alignment::strict, policy.adkim);
-  valid = valid && to_enum(policy.aspf_present ? q.column_int64(1) : 0, Alignment::strict, policy.aspf);
-  valid = valid && to_enum(q.column_int64(2), PolicyAction::reject, policy.p);
-  for (auto [column, target] : {std::pair{3, &policy.sp}, std::pair{4, &policy.np}}) {
-    if (q.is_null(column)) continue;
-    PolicyAction action{};
-    valid = valid && to_enum(q.column_int64(column), PolicyAction::reject, action);
-    *target = action;
-  }
-  if (!q.is_null(5)) policy.pct = static_cast<int>(q.column_int64(5));
-  policy.fo = q.column_text(6);
-  if (!q.is_null(7)) policy.testing = q.column_int64(7) != 0;
+  const bool valid = read_policy(q, 0, policy);
+  policy.fo = q.column_text(7);
   policy.discovery_method = q.column_text(8);
   q.reset();
   if (!valid) return tl::unexpected(corrupt("malformed policy of " + std::string(policy_domain)));
