@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <bitset>
+#include <condition_variable>
 #include <deque>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "analysis/findings.hpp"
@@ -349,33 +352,166 @@ Result<void> write_rows(storage::Summaries& summaries, const SenderCatalog& send
   return {};
 }
 
+// Groups records into rows on a thread of its own while the calling thread
+// reads them from the database and writes the rows: with a core for each, a
+// fold takes about the longer of the two instead of their sum (fold of 2M
+// records: reading 35 %, grouping 39 %, writing 28 % of one thread's time).
+class GroupingThread {
+ public:
+  GroupingThread(const PublicSuffixList& psl, const SenderCatalog& senders)
+      : m_psl(psl), m_senders(senders), m_thread([this] { run(); }) {}
+  ~GroupingThread() {
+    {
+      std::lock_guard lock(m_mutex);
+      m_stopping = true;
+    }
+    m_changed.notify_all();
+  }
+  GroupingThread(const GroupingThread&) = delete;
+  GroupingThread& operator=(const GroupingThread&) = delete;
+
+  // Queues a record; waits while the grouping thread is far behind.
+  void add(const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
+    if (m_filling.reports.empty() || m_filling.reports.back().id != report.id) {
+      m_filling.reports.push_back({report.id, std::string(report.reporter), report.reporter_id,
+                                   std::string(report.policy_domain), *report.policy,
+                                   report.date_range});
+    }
+    m_filling.records.push_back({m_filling.reports.size() - 1, record_id, record});
+    if (m_filling.records.size() == k_block_records) send();
+  }
+
+  // Rows that reached k_max_fresh_rows, in the order they did; to be written
+  // before any later ones.
+  std::optional<FreshRows> take_full() {
+    std::lock_guard lock(m_mutex);
+    if (m_full.empty()) return std::nullopt;
+    FreshRows rows = std::move(m_full.front());
+    m_full.pop_front();
+    return rows;
+  }
+
+  // Waits until every queued record is grouped; returns the rows not yet
+  // taken, full ones first.
+  std::vector<FreshRows> finish() {
+    send();
+    std::unique_lock lock(m_mutex);
+    m_changed.wait(lock, [&] { return m_blocks.empty() && !m_busy; });
+    std::vector<FreshRows> rows(std::make_move_iterator(m_full.begin()),
+                                std::make_move_iterator(m_full.end()));
+    m_full.clear();
+    rows.push_back(std::move(m_rows));
+    return rows;
+  }
+
+  std::int64_t records() const { return m_records; }
+
+ private:
+  static constexpr std::size_t k_block_records = 4096;
+  static constexpr std::size_t k_blocks_ahead = 4;
+
+  struct ReportCopy {
+    std::int64_t id;
+    std::string reporter;
+    std::int64_t reporter_id;
+    std::string policy_domain;
+    PolicyPublished policy;
+    DateRange date_range;
+  };
+  struct RecordCopy {
+    std::size_t report;  // index into Block::reports
+    std::int64_t id;
+    Record record;
+  };
+  struct Block {
+    std::vector<ReportCopy> reports;
+    std::vector<RecordCopy> records;
+  };
+
+  void send() {
+    if (m_filling.records.empty()) return;
+    m_records += static_cast<std::int64_t>(m_filling.records.size());
+    std::unique_lock lock(m_mutex);
+    m_changed.wait(lock, [&] { return m_blocks.size() < k_blocks_ahead; });
+    m_blocks.push_back(std::move(m_filling));
+    m_filling = {};
+    m_changed.notify_all();
+  }
+
+  void run() {
+    for (;;) {
+      Block block;
+      {
+        std::unique_lock lock(m_mutex);
+        m_busy = false;
+        m_changed.notify_all();
+        m_changed.wait(lock, [&] { return m_stopping || !m_blocks.empty(); });
+        if (m_stopping) return;
+        block = std::move(m_blocks.front());
+        m_blocks.pop_front();
+        m_busy = true;
+        m_changed.notify_all();
+      }
+      for (const RecordCopy& copy : block.records) {
+        const ReportCopy& from = block.reports[copy.report];
+        storage::ScannedReport report{from.id, from.reporter, from.reporter_id, from.policy_domain,
+                                      &from.policy, from.date_range};
+        m_rows.add(m_psl, m_senders, report, copy.id, copy.record);
+        if (m_rows.size() < k_max_fresh_rows) continue;
+        std::lock_guard lock(m_mutex);
+        m_full.push_back(std::move(m_rows));
+        m_rows = FreshRows();
+      }
+    }
+  }
+
+  const PublicSuffixList& m_psl;
+  const SenderCatalog& m_senders;
+  Block m_filling;          // the calling thread's
+  std::int64_t m_records = 0;
+  std::mutex m_mutex;
+  std::condition_variable m_changed;
+  std::deque<Block> m_blocks;
+  std::deque<FreshRows> m_full;
+  FreshRows m_rows;  // the grouping thread's, until finish()
+  bool m_busy = false;
+  bool m_stopping = false;
+  std::jthread m_thread;  // last: starts when everything else is ready
+};
+
 // Folds the records of `filter`'s reports after `after` up to `through`;
 // runs inside an update transaction. Returns the records folded.
 Result<std::int64_t> fold(storage::Summaries& summaries, const PublicSuffixList& psl,
                           const SenderCatalog& senders, const storage::ReportFilter& filter,
                           std::int64_t after, std::int64_t through, SeenKeys* seen) {
   DomainCache domains(summaries, senders);
-  FreshRows fresh;
+  GroupingThread grouping(psl, senders);
   std::optional<Error> error;
+  const auto write_full = [&]() -> Result<void> {
+    while (auto full = grouping.take_full()) {
+      if (auto ok = write_rows(summaries, senders, full->rows(), domains, seen); !ok) return ok;
+    }
+    return {};
+  };
   auto scanned = summaries.scan_records(
       filter, after, through,
       [&](const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
-        fresh.add(psl, senders, report, record_id, record);
-        if (fresh.size() < k_max_fresh_rows) return true;
-        if (auto ok = write_rows(summaries, senders, fresh.rows(), domains, seen); !ok) {
+        grouping.add(report, record_id, record);
+        if (auto ok = write_full(); !ok) {
           error = ok.error();
           return false;
         }
-        fresh.clear();
         return true;
       });
   if (!scanned) return tl::unexpected(scanned.error());
   if (error) return tl::unexpected(*error);
-  if (auto ok = write_rows(summaries, senders, fresh.rows(), domains, seen); !ok) {
-    return tl::unexpected(ok.error());
+  for (FreshRows& rows : grouping.finish()) {
+    if (auto ok = write_rows(summaries, senders, rows.rows(), domains, seen); !ok) {
+      return tl::unexpected(ok.error());
+    }
   }
   if (auto ok = domains.store(); !ok) return tl::unexpected(ok.error());
-  return fresh.records();
+  return grouping.records();
 }
 
 }  // namespace
