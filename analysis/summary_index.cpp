@@ -372,13 +372,26 @@ class GroupingThread {
 
   // Queues a record; waits while the grouping thread is far behind.
   void add(const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
-    if (m_filling.reports.empty() || m_filling.reports.back().id != report.id) {
-      m_filling.reports.push_back({report.id, std::string(report.reporter), report.reporter_id,
-                                   std::string(report.policy_domain), *report.policy,
-                                   report.date_range});
+    Block& block = m_filling;
+    if (block.report_count == 0 || block.reports[block.report_count - 1].id != report.id) {
+      if (block.report_count == block.reports.size()) block.reports.emplace_back();
+      ReportCopy& copy = block.reports[block.report_count++];
+      copy.id = report.id;
+      copy.reporter.assign(report.reporter);
+      copy.reporter_id = report.reporter_id;
+      copy.policy_domain.assign(report.policy_domain);
+      copy.policy = *report.policy;
+      copy.date_range = report.date_range;
     }
-    m_filling.records.push_back({m_filling.reports.size() - 1, record_id, record});
-    if (m_filling.records.size() == k_block_records) send();
+    // Blocks come back from the grouping thread to be filled again: assigning
+    // over a used record reuses its strings' memory, where a fresh copy cost
+    // this thread a quarter of its time in malloc and free.
+    if (block.record_count == block.records.size()) block.records.emplace_back();
+    RecordCopy& copy = block.records[block.record_count++];
+    copy.report = block.report_count - 1;
+    copy.id = record_id;
+    copy.record = record;
+    if (block.record_count == k_block_records) send();
   }
 
   // Rows that reached k_max_fresh_rows, in the order they did; to be written
@@ -423,18 +436,27 @@ class GroupingThread {
     std::int64_t id;
     Record record;
   };
+  // Only the first report_count reports and record_count records are in
+  // use; the rest keep their memory for the next time the block is filled.
   struct Block {
     std::vector<ReportCopy> reports;
     std::vector<RecordCopy> records;
+    std::size_t report_count = 0;
+    std::size_t record_count = 0;
   };
 
   void send() {
-    if (m_filling.records.empty()) return;
-    m_records += static_cast<std::int64_t>(m_filling.records.size());
+    if (m_filling.record_count == 0) return;
+    m_records += static_cast<std::int64_t>(m_filling.record_count);
     std::unique_lock lock(m_mutex);
     m_changed.wait(lock, [&] { return m_blocks.size() < k_blocks_ahead; });
     m_blocks.push_back(std::move(m_filling));
-    m_filling = {};
+    if (m_spare.empty()) {
+      m_filling = {};
+    } else {
+      m_filling = std::move(m_spare.back());
+      m_spare.pop_back();
+    }
     m_changed.notify_all();
   }
 
@@ -452,7 +474,8 @@ class GroupingThread {
         m_busy = true;
         m_changed.notify_all();
       }
-      for (const RecordCopy& copy : block.records) {
+      for (std::size_t i = 0; i < block.record_count; ++i) {
+        const RecordCopy& copy = block.records[i];
         const ReportCopy& from = block.reports[copy.report];
         storage::ScannedReport report{from.id, from.reporter, from.reporter_id, from.policy_domain,
                                       &from.policy, from.date_range};
@@ -462,6 +485,10 @@ class GroupingThread {
         m_full.push_back(std::move(m_rows));
         m_rows = FreshRows();
       }
+      block.report_count = 0;
+      block.record_count = 0;
+      std::lock_guard lock(m_mutex);
+      m_spare.push_back(std::move(block));
     }
   }
 
@@ -472,6 +499,7 @@ class GroupingThread {
   std::mutex m_mutex;
   std::condition_variable m_changed;
   std::deque<Block> m_blocks;
+  std::vector<Block> m_spare;  // grouped, to be filled again
   std::deque<FreshRows> m_full;
   FreshRows m_rows;  // the grouping thread's, until finish()
   bool m_busy = false;
