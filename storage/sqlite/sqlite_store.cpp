@@ -879,7 +879,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::filesystem::path& pa
   }
   if (auto ok = sqlite::exec(raw,
                              "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
-                             " PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY",
+                             " PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY",
                              where, "configure connection");
       !ok) {
     return tl::unexpected(std::move(ok.error()));
