@@ -33,6 +33,7 @@ constexpr std::int64_t k_batch_reports = 2000;
 constexpr std::size_t k_chunk_inputs = 64;
 constexpr std::uint64_t k_chunk_bytes = 256 << 10;
 constexpr std::size_t k_chunks_ahead_per_worker = 2;
+
 // An mbox at least this large is split into its messages before reading, so
 // that they are parsed in parallel and only a window of them is held parsed
 // (200k-record mbox: 6.3 s and 200 MB RSS when read as one input).
@@ -248,6 +249,14 @@ class Ingester::Impl {
     std::condition_variable room_ready;
     std::size_t next_chunk = 0;
     std::size_t consumed = 0;
+    std::size_t records_ahead = 0;  // in the parsed chunks not yet taken to be stored
+    const auto records_of = [](const std::vector<ParsedInput>& inputs) {
+      std::size_t records = 0;
+      for (const ParsedInput& input : inputs) {
+        for (const ParsedReport& parsed : input.reports) records += parsed.report.records.size();
+      }
+      return records;
+    };
     bool stopping = false;
     // Stored chunks go back to the workers to be freed: the storing thread
     // is the bottleneck, and freeing parsed reports cost it 16 % of its time.
@@ -259,7 +268,10 @@ class Ingester::Impl {
         std::vector<std::vector<ParsedInput>> to_free;
         {
           std::unique_lock lock(mutex);
-          room_ready.wait(lock, [&] { return stopping || next_chunk < consumed + window; });
+          room_ready.wait(lock, [&] {
+            return stopping || (next_chunk < consumed + window &&
+                                (next_chunk == consumed || records_ahead < m_options.records_ahead));
+          });
           to_free.swap(stored_chunks);
           if (stopping || next_chunk == ends.size()) return;
           chunk = next_chunk++;
@@ -271,7 +283,9 @@ class Ingester::Impl {
             parsed.push_back(std::move(input));
           }
         }
+        const std::size_t records = records_of(parsed);
         std::lock_guard lock(mutex);
+        records_ahead += records;
         results[chunk] = std::move(parsed);
         result_ready.notify_all();
       }
@@ -288,6 +302,7 @@ class Ingester::Impl {
         result_ready.wait(lock, [&] { return results[chunk].has_value(); });
         inputs = std::move(*results[chunk]);
         results[chunk].reset();
+        records_ahead -= records_of(inputs);
         consumed = chunk + 1;
       }
       room_ready.notify_all();

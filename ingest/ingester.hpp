@@ -54,6 +54,11 @@ struct IngestOptions {
   ProgressFn progress;            // called after each input; may be empty
   std::int64_t batch_records = 50000;  // records per transaction (also capped by reports)
   unsigned threads = 0;                // threads reading inputs; 0 = one per core
+  // Workers start no new chunk of inputs while the parsed ones waiting to be
+  // stored hold more records than this: counted in chunks alone, read-ahead
+  // of the largest reports seen (79,000 records, some 700 bytes each once
+  // parsed) could hold 200 MB.
+  std::size_t records_ahead = 50000;
 };
 
 class Ingester {

@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -139,6 +140,30 @@ TEST_CASE("a directory is read recursively and a Maildir's tmp/ is skipped") {
   CHECK(s.reports_stored == 3);
   CHECK(s.emails_stored == 1);
   CHECK(s.rejected.empty());
+}
+
+TEST_CASE("workers held back by records_ahead still store every input, in walk order") {
+  TempDir dir;
+  for (int i = 0; i < 300; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "r%03d.xml", i);
+    dir.write(name, report_xml("ahead-" + std::to_string(i), i + 1));
+  }
+  auto store = std::move(*storage::open_sqlite_store(":memory:"));
+  ingest::IngestOptions options;
+  options.threads = 2;
+  options.records_ahead = 1;
+  ingest::Ingester ingester(*store, options);
+  REQUIRE(ingester.ingest_path(dir.path()));
+  REQUIRE(ingester.finish());
+  CHECK(ingester.summary().reports_stored == 300);
+  CHECK(ingester.summary().messages_stored == 300 * 301 / 2);
+  auto reports = store->list_reports({});
+  REQUIRE(reports);
+  REQUIRE(reports->size() == 300);
+  for (std::size_t i = 0; i < reports->size(); ++i) {
+    CHECK((*reports)[i].report_id == "ahead-" + std::to_string(i));
+  }
 }
 
 TEST_CASE("a path that does not exist is a rejected input, not a crash") {
