@@ -38,8 +38,8 @@ namespace {
 // The flags of k_parse_flags in ingest/xml_report.cpp, copied rather than
 // included so that the floor stays independent of the project's code.
 // parse_doctype costs nothing on reports, which carry no DOCTYPE.
-constexpr unsigned k_parse_flags =
-    pugi::parse_escapes | pugi::parse_cdata | pugi::parse_eol | pugi::parse_doctype;
+constexpr unsigned k_parse_flags = pugi::parse_escapes | pugi::parse_cdata | pugi::parse_eol |
+                                   pugi::parse_doctype | pugi::parse_embed_pcdata;
 
 enum class Mode { decompress, parse };
 
