@@ -307,9 +307,6 @@ class FreshRows {
   std::int64_t m_records = 0;
 };
 
-// New rows held in memory before they are written: bounds memory on a
-// rebuild of a domain with very many sources.
-constexpr std::size_t k_max_fresh_rows = 100000;
 
 // Merges `rows` into the summaries. `seen`, during a rebuild, remembers the
 // keys written so far: a key it never saw has no stored row to look up.
@@ -358,8 +355,8 @@ Result<void> write_rows(storage::Summaries& summaries, const SenderCatalog& send
 // records: reading 35 %, grouping 39 %, writing 28 % of one thread's time).
 class GroupingThread {
  public:
-  GroupingThread(const PublicSuffixList& psl, const SenderCatalog& senders)
-      : m_psl(psl), m_senders(senders), m_thread([this] { run(); }) {}
+  GroupingThread(const PublicSuffixList& psl, const SenderCatalog& senders, std::size_t max_rows)
+      : m_psl(psl), m_senders(senders), m_max_rows(max_rows), m_thread([this] { run(); }) {}
   ~GroupingThread() {
     {
       std::lock_guard lock(m_mutex);
@@ -394,8 +391,8 @@ class GroupingThread {
     if (block.record_count == k_block_records) send();
   }
 
-  // Rows that reached k_max_fresh_rows, in the order they did; to be written
-  // before any later ones.
+  // Rows that reached max_rows, in the order they did; to be written before
+  // any later ones.
   std::optional<FreshRows> take_full() {
     std::lock_guard lock(m_mutex);
     if (m_full.empty()) return std::nullopt;
@@ -480,7 +477,7 @@ class GroupingThread {
         storage::ScannedReport report{from.id, from.reporter, from.reporter_id, from.policy_domain,
                                       &from.policy, from.date_range};
         m_rows.add(m_psl, m_senders, report, copy.id, copy.record);
-        if (m_rows.size() < k_max_fresh_rows) continue;
+        if (m_rows.size() < m_max_rows) continue;
         std::lock_guard lock(m_mutex);
         m_full.push_back(std::move(m_rows));
         m_rows = FreshRows();
@@ -494,6 +491,7 @@ class GroupingThread {
 
   const PublicSuffixList& m_psl;
   const SenderCatalog& m_senders;
+  const std::size_t m_max_rows;
   Block m_filling;          // the calling thread's
   std::int64_t m_records = 0;
   std::mutex m_mutex;
@@ -507,39 +505,69 @@ class GroupingThread {
   std::jthread m_thread;  // last: starts when everything else is ready
 };
 
-// Folds the records of `filter`'s reports after `after` up to `through`;
-// runs inside an update transaction. Returns the records folded.
-Result<std::int64_t> fold(storage::Summaries& summaries, const PublicSuffixList& psl,
-                          const SenderCatalog& senders, const storage::ReportFilter& filter,
-                          std::int64_t after, std::int64_t through, SeenKeys* seen) {
+constexpr std::uint64_t k_max_shares = 1 << 16;
+
+// A share of the sources of a policy domain: those whose key hashes to
+// `index` modulo `count`.
+struct Share {
+  std::uint64_t count = 1;
+  std::uint64_t index = 0;
+};
+
+// What fold() does when its rows reach max_rows.
+enum class WhenFull {
+  write,  // write them and go on: a source may be written again later
+  stop,   // give up and return nullopt, having written nothing
+};
+
+// Folds the records of `filter`'s reports after `after` up to `through`, of
+// the sources in `share`; runs inside an update transaction. Returns the
+// records folded, or nullopt when it stopped because of WhenFull::stop.
+Result<std::optional<std::int64_t>> fold(storage::Summaries& summaries, const PublicSuffixList& psl,
+                                         const SenderCatalog& senders,
+                                         const storage::ReportFilter& filter, std::int64_t after,
+                                         std::int64_t through, SeenKeys* seen, Share share,
+                                         WhenFull when_full, std::size_t max_rows) {
   DomainCache domains(summaries, senders);
-  GroupingThread grouping(psl, senders);
+  GroupingThread grouping(psl, senders, max_rows);
   std::optional<Error> error;
+  bool full = false;
   const auto write_full = [&]() -> Result<void> {
-    while (auto full = grouping.take_full()) {
-      if (auto ok = write_rows(summaries, senders, full->rows(), domains, seen); !ok) return ok;
+    while (auto rows = grouping.take_full()) {
+      if (when_full == WhenFull::stop) {
+        full = true;
+        return {};
+      }
+      if (auto ok = write_rows(summaries, senders, rows->rows(), domains, seen); !ok) return ok;
     }
     return {};
   };
+  std::string key;
   auto scanned = summaries.scan_records(
       filter, after, through,
       [&](const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
+        if (share.count > 1) {
+          write_source_key(key, report.policy_domain, record.source_ip, record.header_from);
+          if (std::hash<std::string>{}(key) % share.count != share.index) return true;
+        }
         grouping.add(report, record_id, record);
         if (auto ok = write_full(); !ok) {
           error = ok.error();
           return false;
         }
-        return true;
+        return !full;
       });
   if (!scanned) return tl::unexpected(scanned.error());
   if (error) return tl::unexpected(*error);
-  for (FreshRows& rows : grouping.finish()) {
+  std::vector<FreshRows> rest = grouping.finish();
+  if (full || (when_full == WhenFull::stop && rest.size() > 1)) return std::nullopt;
+  for (FreshRows& rows : rest) {
     if (auto ok = write_rows(summaries, senders, rows.rows(), domains, seen); !ok) {
       return tl::unexpected(ok.error());
     }
   }
   if (auto ok = domains.store(); !ok) return tl::unexpected(ok.error());
-  return grouping.records();
+  return std::optional<std::int64_t>(grouping.records());
 }
 
 }  // namespace
@@ -608,7 +636,7 @@ std::string summary_fingerprint(const PublicSuffixList& psl, const SenderCatalog
 }
 
 Result<RefreshResult> refresh_summaries(storage::Store& store, const PublicSuffixList& psl,
-                                        const SenderCatalog& senders) {
+                                        const SenderCatalog& senders, const RefreshLimits& limits) {
   storage::Summaries& summaries = store.summaries();
   const std::string fingerprint = summary_fingerprint(psl, senders);
   // Most calls find nothing to do; they are answered without the write lock.
@@ -625,6 +653,9 @@ Result<RefreshResult> refresh_summaries(storage::Store& store, const PublicSuffi
   // so that every source is written once and other writers never wait long.
   SeenKeys seen;
   std::optional<std::vector<std::string>> rebuild_domains;
+  // Into how many shares a domain's sources are split, once one pass over
+  // its records held more than max_rows sources.
+  std::unordered_map<std::string, std::uint64_t> shares;
   for (;;) {
     if (auto ok = summaries.begin_update(); !ok) return tl::unexpected(ok.error());
     // Read again under the write lock: another process may have folded.
@@ -651,17 +682,37 @@ Result<RefreshResult> refresh_summaries(storage::Store& store, const PublicSuffi
       } else {
         storage::ReportFilter of_domain;
         of_domain.policy_domain = *next;
-        auto records = fold(summaries, psl, senders, of_domain, 0, mark->folded_through, &seen);
-        if (!records) return tl::unexpected(records.error());
-        result.records += *records;
+        std::uint64_t& count = shares.try_emplace(*next, 1).first->second;
+        // Only sources whose keys hash alike could need more shares than
+        // this; they are written as they come instead.
+        const WhenFull when_full = count < k_max_shares ? WhenFull::stop : WhenFull::write;
+        std::int64_t folded = 0;
+        bool full = false;
+        for (std::uint64_t index = 0; index < count && !full; ++index) {
+          auto records = fold(summaries, psl, senders, of_domain, 0, mark->folded_through, &seen,
+                              {count, index}, when_full, limits.max_rows);
+          if (!records) return tl::unexpected(records.error());
+          full = !records->has_value();
+          if (!full) folded += **records;
+        }
+        if (full) {
+          // Written as it came, a source would be looked up and written again
+          // with every later batch of rows (10M records: the fold took 75 s);
+          // the domain is done again in more shares, each written once.
+          if (auto ok = summaries.rollback_update(); !ok) return tl::unexpected(ok.error());
+          count *= 4;
+          continue;
+        }
+        result.records += folded;
         mark->rebuilt_through = *next;
       }
     } else if (mark->folded_through < *last) {
       auto end = summaries.chunk_end(mark->folded_through, *last, k_chunk_records);
       if (!end) return tl::unexpected(end.error());
-      auto records = fold(summaries, psl, senders, {}, mark->folded_through, *end, nullptr);
+      auto records = fold(summaries, psl, senders, {}, mark->folded_through, *end, nullptr, {},
+                          WhenFull::write, limits.max_rows);
       if (!records) return tl::unexpected(records.error());
-      result.records += *records;
+      result.records += **records;
       mark->folded_through = *end;
     } else {
       if (auto ok = summaries.commit_update(); !ok) return tl::unexpected(ok.error());

@@ -30,11 +30,19 @@ struct RefreshResult {
   std::int64_t records = 0;
 };
 
+struct RefreshLimits {
+  // Source rows held in memory before they are written. A rebuild splits a
+  // policy domain with more sources than this into passes over its records,
+  // each for a share of its sources, so that every row is written once.
+  std::size_t max_rows = 100000;
+};
+
 // Folds every report stored since the last refresh into the summaries, in
 // transactions of about 50,000 records: a crash or a concurrent refresh
 // leaves them consistent, and a later refresh goes on where this one stopped.
 Result<RefreshResult> refresh_summaries(storage::Store& store, const PublicSuffixList& psl,
-                                        const SenderCatalog& senders);
+                                        const SenderCatalog& senders,
+                                        const RefreshLimits& limits = {});
 
 // Gives `sink` the source rows `query` selects, concluded, in its order, one
 // at a time; with the names of their reporters and the text of their sample

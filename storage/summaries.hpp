@@ -101,6 +101,7 @@ class Summaries {
   // Updates happen in a write transaction, committed whole.
   virtual Result<void> begin_update() = 0;
   virtual Result<void> commit_update() = 0;
+  virtual Result<void> rollback_update() = 0;  // undoes the update and ends it
   virtual Result<SummaryMark> mark() = 0;
   virtual Result<void> set_mark(const SummaryMark& mark) = 0;  // inside an update
   virtual Result<void> clear() = 0;                            // inside an update

@@ -144,6 +144,7 @@ class SqliteSummaries final : public Summaries {
                                  std::int64_t records) override;
   Result<void> begin_update() override;
   Result<void> commit_update() override;
+  Result<void> rollback_update() override;
   Result<SummaryMark> mark() override;
   Result<void> set_mark(const SummaryMark& mark) override;
   Result<void> clear() override;
@@ -483,6 +484,12 @@ Result<void> SqliteSummaries::commit_update() {
   auto committed = m_update->commit();
   m_update.reset();
   return committed;
+}
+
+Result<void> SqliteSummaries::rollback_update() {
+  if (!m_update) return tl::unexpected(outside_update("rollback_update"));
+  m_update.reset();  // a transaction not committed rolls back
+  return {};
 }
 
 Result<SummaryMark> SqliteSummaries::mark() {
