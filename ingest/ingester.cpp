@@ -33,7 +33,6 @@ constexpr std::int64_t k_batch_reports = 2000;
 constexpr std::size_t k_chunk_inputs = 64;
 constexpr std::uint64_t k_chunk_bytes = 256 << 10;
 constexpr std::size_t k_chunks_ahead_per_worker = 2;
-
 // An mbox at least this large is split into its messages before reading, so
 // that they are parsed in parallel and only a window of them is held parsed
 // (200k-record mbox: 6.3 s and 200 MB RSS when read as one input).

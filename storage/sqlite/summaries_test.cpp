@@ -187,6 +187,38 @@ TEST_CASE("latest_policy is the policy of the report that ends last") {
   CHECK(*domains == std::vector<std::string>{"a.example", "b.example"});
 }
 
+TEST_CASE("a rolled back update leaves nothing behind and ends the update") {
+  auto store = store_with_reports();
+  Summaries& summaries = store->summaries();
+  REQUIRE(summaries.begin_update().has_value());
+  SourceSummary source;
+  source.policy_domain = "a.example";
+  source.source_ip = ip("192.0.2.1");
+  source.header_from = "a.example";
+  source.messages = 5;
+  source.state = std::string("\x01\x00\x02", 3);
+  auto put = summaries.put_source(source);
+  REQUIRE_MESSAGE(put.has_value(), to_string(put.error()));
+  REQUIRE(summaries.put_domain("a.example", "state").has_value());
+  REQUIRE(summaries.set_mark({3, "rules 1", false, ""}).has_value());
+  REQUIRE(summaries.rollback_update().has_value());
+
+  auto found = summaries.find_source("a.example", ip("192.0.2.1"), "a.example");
+  REQUIRE(found.has_value());
+  CHECK(!found->has_value());
+  auto domain = summaries.find_domain("a.example");
+  REQUIRE(domain.has_value());
+  CHECK(!domain->has_value());
+  auto mark = summaries.mark();
+  REQUIRE(mark.has_value());
+  CHECK(mark->folded_through == 0);
+  CHECK(mark->fingerprint.empty());
+  auto again = summaries.rollback_update();
+  REQUIRE(!again.has_value());
+  CHECK(again.error().what == "rollback_update called outside a summary update");
+  CHECK(summaries.begin_update().has_value());
+}
+
 TEST_CASE("writes outside an update are refused") {
   auto store = store_with_reports();
   auto put = store->summaries().put_source(SourceSummary{});
