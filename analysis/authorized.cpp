@@ -2,12 +2,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <memory>
 
 #include "analysis/sources.hpp"
+#include "analysis/text_file.hpp"
 
 namespace dmarcsift::analysis {
 namespace {
@@ -15,14 +12,6 @@ namespace {
 constexpr std::string_view k_every_domain = "*";
 constexpr std::string_view k_declared_key = "declared_service_failing";
 constexpr std::string_view k_undeclared_key = "undeclared_source";
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 std::string lowered(std::string_view s) {
   std::string out(s);
@@ -219,33 +208,23 @@ Diagnosis undeclared(const SourceRow& row, const std::string& file, std::int64_t
 }  // namespace
 
 Result<Declarations> Declarations::load_file(const std::string& path, const SenderCatalog& senders) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file) return fail(Errc::io, path, std::string("cannot open: ") + std::strerror(errno));
-  std::string text;
-  std::array<char, 65536> chunk;
-  while (const std::size_t n = std::fread(chunk.data(), 1, chunk.size(), file.get())) text.append(chunk.data(), n);
-  if (std::ferror(file.get())) return fail(Errc::io, path, std::string("cannot read: ") + std::strerror(errno));
-  return parse(text, path, senders);
+  auto text = read_text_file(path);
+  if (!text) return tl::unexpected(std::move(text.error()));
+  return parse(*text, path, senders);
 }
 
 Result<Declarations> Declarations::parse(std::string_view text, std::string_view origin,
                                          const SenderCatalog& senders) {
   Declarations out;
   out.m_origin = origin;
-  std::size_t line_number = 0;
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // UTF-8 BOM some editors add
-  while (!text.empty()) {
-    ++line_number;
-    const std::size_t end = text.find('\n');
-    std::string_view line = text.substr(0, end);
-    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+  TextLines lines(text);
+  for (std::string_view line; lines.next(line);) {
     // No domain, address or shipped catalog name holds '#', so a comment may
     // follow the list on the same line.
     line = trim(line.substr(0, line.find('#')));
-    if (!line.empty() && line.back() == '\r') line = trim(line.substr(0, line.size() - 1));
     if (line.empty()) continue;
 
-    const std::string where = std::string(origin) + ":" + std::to_string(line_number);
+    const std::string where = std::string(origin) + ":" + std::to_string(lines.number());
     const std::size_t gap = line.find_first_of(" \t");
     const std::string_view items = gap == std::string_view::npos ? std::string_view() : trim(line.substr(gap));
     if (items.empty()) {

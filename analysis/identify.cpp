@@ -2,14 +2,13 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <functional>
 #include <memory>
 #include <unordered_map>
 #include <utility>
+
+#include "analysis/text_file.hpp"
 
 namespace dmarcsift::analysis {
 
@@ -37,14 +36,6 @@ struct Slot {
   std::int32_t below = -1;           // from a wildcard pattern "*.x.com"
 };
 using PatternMap = std::unordered_map<std::string, Slot, TransparentHash, std::equal_to<>>;
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool is_category_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; }
 
@@ -159,16 +150,11 @@ struct SenderCatalog::Index : PatternIndex {};
 Result<std::vector<KnownSender>> parse_sender_catalog(std::string_view text, std::string_view origin) {
   std::vector<KnownSender> out;
   std::unordered_map<std::string_view, std::size_t> first_line;  // name -> line, for duplicates
-  std::size_t line_number = 0;
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // UTF-8 BOM some editors add
-  while (!text.empty()) {
-    ++line_number;
-    const std::size_t end = text.find('\n');
-    std::string_view line = text.substr(0, end);
-    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // edited on Windows
+  TextLines lines(text);
+  for (std::string_view line; lines.next(line);) {
     if (trim(line).empty() || line.front() == '#') continue;
 
+    const std::size_t line_number = lines.number();
     const std::string where = std::string(origin) + ":" + std::to_string(line_number);
     std::array<std::string_view, k_columns> fields;
     std::size_t count = 0;
@@ -232,14 +218,9 @@ SenderCatalog SenderCatalog::builtin() {
 }
 
 Result<void> SenderCatalog::load_file(const std::string& path) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file) return fail(Errc::io, path, std::string("cannot open: ") + std::strerror(errno));
-  std::string text;
-  std::array<char, 65536> chunk;
-  while (const std::size_t n = std::fread(chunk.data(), 1, chunk.size(), file.get())) text.append(chunk.data(), n);
-  if (std::ferror(file.get())) return fail(Errc::io, path, std::string("cannot read: ") + std::strerror(errno));
-
-  auto parsed = parse_sender_catalog(text, path);
+  auto text = read_text_file(path);
+  if (!text) return tl::unexpected(std::move(text.error()));
+  auto parsed = parse_sender_catalog(*text, path);
   if (!parsed) return tl::unexpected(std::move(parsed.error()));
   for (KnownSender& sender : *parsed) {
     auto same = std::find_if(m_senders.begin(), m_senders.end(),
