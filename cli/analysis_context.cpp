@@ -46,6 +46,21 @@ bool refresh_analysis(storage::Store& store, const po::variables_map& vm) {
   return refreshed.has_value();
 }
 
+void write_authorization_json(JsonWriter& json, const analysis::SourceRow& row) {
+  json.key("declared");
+  if (row.authorization) {
+    json.value(row.authorization->declared);
+  } else {
+    json.null();
+  }
+  json.key("declared_as");
+  if (row.authorization && row.authorization->declared) {
+    json.value(row.authorization->declared_as);
+  } else {
+    json.null();
+  }
+}
+
 std::optional<AnalysisContext> open_analysis(const GlobalOptions& global, const po::variables_map& vm) {
   auto rules = load_rules(vm);
   if (!rules) return std::nullopt;

@@ -10,7 +10,9 @@
 #include "analysis/authorized.hpp"
 #include "analysis/identify.hpp"
 #include "analysis/public_suffix.hpp"
+#include "analysis/sources.hpp"
 #include "cli/command.hpp"
+#include "cli/output.hpp"
 #include "storage/store.hpp"
 
 namespace dmarcsift::cli {
@@ -23,6 +25,10 @@ struct AnalysisContext {
 
   const analysis::Declarations* declarations() const { return authorized ? &*authorized : nullptr; }
 };
+
+// "declared" and "declared_as" of a source, null when nothing is declared
+// for its domain (or no --authorized file was given).
+void write_authorization_json(JsonWriter& json, const analysis::SourceRow& row);
 
 // Adds --senders FILE.
 void add_sender_options(boost::program_options::options_description& options);

@@ -49,19 +49,8 @@ void write_finding_json(JsonWriter& json, const analysis::Finding& f) {
       .key("domain").value(s.policy_domain)
       .key("source_ip").value(s.source_ip)
       .key("header_from").value(s.header_from)
-      .key("service").value(s.service)
-      .key("declared");
-  if (s.authorization) {
-    json.value(s.authorization->declared);
-  } else {
-    json.null();
-  }
-  json.key("declared_as");
-  if (s.authorization && s.authorization->declared) {
-    json.value(s.authorization->declared_as);
-  } else {
-    json.null();
-  }
+      .key("service").value(s.service);
+  write_authorization_json(json, s);
   json.key("category").value(analysis::to_string(s.category))
       .key("messages").value(s.messages)
       .key("dmarc_pass_messages").value(s.dmarc_pass_messages)

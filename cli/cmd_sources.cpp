@@ -65,22 +65,6 @@ std::string percent(std::int64_t part, std::int64_t whole) {
   return buffer;
 }
 
-// "declared" and "declared_as", null when nothing is declared for the
-// source's domain (or no --authorized file was given).
-void write_authorization_json(JsonWriter& json, const analysis::SourceRow& row) {
-  json.key("declared");
-  if (row.authorization) {
-    json.value(row.authorization->declared);
-  } else {
-    json.null();
-  }
-  json.key("declared_as");
-  if (row.authorization && row.authorization->declared) {
-    json.value(row.authorization->declared_as);
-  } else {
-    json.null();
-  }
-}
 
 std::string declared_cell(const analysis::SourceRow& row) {
   if (!row.authorization) return "";
