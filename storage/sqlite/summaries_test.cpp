@@ -44,6 +44,19 @@ AggregateReport report(const std::string& domain, const std::string& id, int rec
   return r;
 }
 
+// A source row with totals the analysis would not read: storage keeps them
+// as opaque bytes.
+SourceSummary source_summary(const std::string& domain, std::string_view address,
+                             std::int64_t messages) {
+  SourceSummary source;
+  source.policy_domain = domain;
+  source.source_ip = ip(address);
+  source.header_from = domain;
+  source.messages = messages;
+  source.state = std::string("\x01\x00\x02", 3);
+  return source;
+}
+
 std::unique_ptr<Store> store_with_reports() {
   auto opened = open_sqlite_store(":memory:");
   REQUIRE_MESSAGE(opened.has_value(), to_string(opened.error()));
@@ -119,16 +132,11 @@ TEST_CASE("source summaries are found by key, updated in place and listed by mes
   auto store = store_with_reports();
   Summaries& summaries = store->summaries();
   REQUIRE(summaries.begin_update().has_value());
-  SourceSummary first;
-  first.policy_domain = "a.example";
-  first.source_ip = ip("192.0.2.1");
-  first.header_from = "a.example";
-  first.messages = 5;
+  SourceSummary first = source_summary("a.example", "192.0.2.1", 5);
   first.failing_messages = 2;
   first.category = 3;
   first.severity = 1;
   first.service = "SendGrid";
-  first.state = std::string("\x01\x00\x02", 3);
   SourceSummary second = first;
   second.source_ip = ip("2001:db8::1");
   second.header_from = "";  // stored as NULL, still found by key
@@ -191,13 +199,7 @@ TEST_CASE("a rolled back update leaves nothing behind and ends the update") {
   auto store = store_with_reports();
   Summaries& summaries = store->summaries();
   REQUIRE(summaries.begin_update().has_value());
-  SourceSummary source;
-  source.policy_domain = "a.example";
-  source.source_ip = ip("192.0.2.1");
-  source.header_from = "a.example";
-  source.messages = 5;
-  source.state = std::string("\x01\x00\x02", 3);
-  auto put = summaries.put_source(source);
+  auto put = summaries.put_source(source_summary("a.example", "192.0.2.1", 5));
   REQUIRE_MESSAGE(put.has_value(), to_string(put.error()));
   REQUIRE(summaries.put_domain("a.example", "state").has_value());
   REQUIRE(summaries.set_mark({3, "rules 1", false, ""}).has_value());

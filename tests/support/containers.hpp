@@ -6,7 +6,7 @@
 
 namespace dmarcsift::testing {
 
-// zlib's deflate with the gzip (31) or zlib (15) wrapper.
+// zlib's deflate with the gzip (31) or zlib (15) wrapper, or none (-15).
 std::string compress(std::string_view data, int window_bits);
 inline std::string gzip(std::string_view data) { return compress(data, 31); }
 inline std::string zlib_wrap(std::string_view data) { return compress(data, 15); }
