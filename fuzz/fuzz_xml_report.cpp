@@ -1,7 +1,9 @@
 // parse_xml_report on arbitrary bytes: it must return a report or an error,
-// never crash, leak or read out of bounds, whatever the document.
+// never crash, leak or read out of bounds, whatever the document. The
+// in-place parse of an owned copy must come to the same verdict.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "fuzz/fuzz_check.hpp"
 #include "fuzz/fuzz_limits.hpp"
@@ -10,12 +12,20 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using dmarcsift::fuzz::check;
   const dmarcsift::ingest::Limits limits = dmarcsift::fuzz::small_limits();
-  auto report = dmarcsift::ingest::parse_xml_report(dmarcsift::fuzz::as_chars(data, size),
-                                                    "fuzz.xml", limits);
+  const auto text = dmarcsift::fuzz::as_chars(data, size);
+  auto report = dmarcsift::ingest::parse_xml_report(text, "fuzz.xml", limits);
+  auto owned = dmarcsift::ingest::parse_owned_xml_report(std::string(text), "fuzz.xml", limits,
+                                                         [&] { return std::string(text); });
+  check(owned.has_value() == report.has_value(), "the in-place parse accepts the same documents");
   if (!report) {
     check(!report.error().what.empty(), "an error says what went wrong");
+    check(owned.error().what == report.error().what, "the in-place parse gives the same error");
     return 0;
   }
+  check(owned->metadata.report_id == report->metadata.report_id &&
+            owned->records.size() == report->records.size() &&
+            owned->warnings.size() == report->warnings.size(),
+        "the in-place parse reads the same report");
   // The header's contract: a report has these, or parsing fails.
   check(!report->metadata.org_name.empty(), "a parsed report has a reporter");
   check(!report->metadata.report_id.empty(), "a parsed report has a report_id");

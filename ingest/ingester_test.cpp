@@ -61,6 +61,26 @@ TEST_CASE("the same report as .xml.gz and inside a .zip is stored once") {
   CHECK(totals->messages == 5);
 }
 
+TEST_CASE("a gzipped report only pugixml refuses is inflated again, repaired and stored once") {
+  // The inflated text is parsed in place; the repairs need it as it was.
+  Fixture f;
+  std::string xml = report_xml("lt-1", 4);
+  const std::string from = "<header_from>example.com</header_from>";
+  xml.replace(xml.find(from), from.size(), "<header_from>bad<example.com</header_from>");
+  REQUIRE(f.ingester.ingest_bytes("lt.xml.gz", gzip(xml)));
+  REQUIRE(f.ingester.ingest_bytes("lt.xml", xml));
+  REQUIRE(f.ingester.finish());
+  const ingest::IngestSummary& s = f.ingester.summary();
+  CHECK(s.inputs == 2);
+  CHECK(s.reports_stored == 1);
+  CHECK(s.duplicate_reports == 1);
+  CHECK(s.records_stored == 1);
+  CHECK(s.messages_stored == 4);
+  CHECK(s.rejected.empty());
+  REQUIRE(s.warnings.count("unescaped_lt_in_value") == 1);
+  CHECK(s.warnings.at("unescaped_lt_in_value") == 1);
+}
+
 TEST_CASE("a bad entry of an archive is rejected while the others are stored") {
   Fixture f;
   const std::string tar = write_archive(

@@ -1,5 +1,6 @@
 #include "ingest/input_reader.hpp"
 
+#include <functional>
 #include <utility>
 
 #include "core/content_hash.hpp"
@@ -120,6 +121,17 @@ class InputReader {
                                                         : "starts with " + preview(*inflated)));
           return;
         }
+        if (inner == Container::xml && depth + 1 <= m_limits.max_depth) {
+          // The inflated text is ours: it is parsed where it lies, and
+          // inflated again only in the rare case that needs it twice.
+          parse_owned_document(std::move(*inflated), entry, std::move(container_warnings), message,
+                               [&] {
+                                 std::vector<Warning> ignored;
+                                 auto again = inflate_stream(bytes, origin_of(entry), m_limits, ignored);
+                                 return again ? std::move(*again) : std::string();
+                               });
+          return;
+        }
         process(*inflated, entry, depth + 1, std::move(container_warnings), message);
         return;
       }
@@ -223,15 +235,31 @@ class InputReader {
   void parse_document(std::string_view xml, const std::string& entry,
                       std::vector<Warning> container_warnings, int message) {
     const std::string origin = origin_of(entry);
-    auto report = parse_xml_report(xml, origin, m_limits);
+    add_report(parse_xml_report(xml, origin, m_limits), content_hash(xml), entry,
+               container_warnings, message);
+  }
+
+  void parse_owned_document(std::string&& xml, const std::string& entry,
+                            std::vector<Warning> container_warnings, int message,
+                            const std::function<std::string()>& reread) {
+    const std::string origin = origin_of(entry);
+    // Taken before the parse, which overwrites the text.
+    std::string hash = content_hash(xml);
+    add_report(parse_owned_xml_report(std::move(xml), origin, m_limits, reread), std::move(hash),
+               entry, container_warnings, message);
+  }
+
+  void add_report(Result<AggregateReport>&& report, std::string hash,
+                  const std::string& entry, const std::vector<Warning>& container_warnings,
+                  int message) {
     if (!report) {
-      problem(entry, reason_from(report.error(), origin));
+      problem(entry, reason_from(report.error(), origin_of(entry)));
       return;
     }
     for (const Warning& w : container_warnings) {
       for (int n = 0; n < w.count; ++n) add_warning(report->warnings, w.kind, w.detail);
     }
-    m_input.reports.push_back({std::move(*report), content_hash(xml), entry, message});
+    m_input.reports.push_back({std::move(*report), std::move(hash), entry, message});
   }
 
   ParsedInput& m_input;

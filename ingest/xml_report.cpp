@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -282,9 +283,27 @@ std::size_t valid_sequence(std::string_view text, std::size_t i) {
   return 0;
 }
 
+// True when none of the 8 bytes of `word` is below 0x20 or above 0x7F.
+constexpr bool all_printable_ascii(std::uint64_t word) {
+  constexpr std::uint64_t k_ones = 0x0101010101010101;
+  constexpr std::uint64_t k_high = 0x8080808080808080;
+  // A byte below 0x20 borrows into its high bit when 0x20 is subtracted;
+  // bytes with the high bit already set are caught by `word & k_high`.
+  return ((word | ((word - 0x20 * k_ones) & ~word)) & k_high) == 0;
+}
+
 bool is_valid_utf8(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size()) {
+    // Reports are ASCII but for the line ends: eight bytes at a time.
+    std::uint64_t word = 0;
+    if (text.size() - i >= sizeof word) {
+      std::memcpy(&word, text.data() + i, sizeof word);
+      if (all_printable_ascii(word)) {
+        i += sizeof word;
+        continue;
+      }
+    }
     const auto byte = static_cast<unsigned char>(text[i]);
     if (byte >= 0x20 && byte < 0x80) {
       ++i;
@@ -1211,17 +1230,12 @@ std::string prepare_text(std::string_view xml, std::vector<Warning>& warnings) {
   return std::string(xml);
 }
 
-}  // namespace
-
-Result<AggregateReport> parse_xml_report(std::string_view xml, std::string_view origin,
-                                         const Limits& limits) {
-  if (xml.size() > limits.max_xml_bytes) {
-    return fail(Errc::bad_input, std::string(origin),
-                "XML document is " + std::to_string(xml.size()) + " bytes, more than " +
-                    std::to_string(limits.max_xml_bytes) + " (limit max_xml_bytes)");
-  }
-  AggregateReport report;
-  std::string text = prepare_text(xml, report.warnings);
+// Parses the prepared `text`, in place. pugixml overwrites the buffer as it
+// parses, so when it refuses text that passed the strict checks, the repairs
+// start from `reprepare`, which gives the prepared text again.
+Result<AggregateReport> parse_prepared(std::string& text, AggregateReport report,
+                                       std::string_view origin, const Limits& limits,
+                                       const std::function<std::string()>& reprepare) {
   if (trim(text).empty()) {
     return fail(Errc::bad_input, std::string(origin), "not well-formed XML: document is empty");
   }
@@ -1229,20 +1243,19 @@ Result<AggregateReport> parse_xml_report(std::string_view xml, std::string_view 
     return fail(Errc::bad_input, std::string(origin), std::string(k_doctype_refused));
   }
 
-  // Fast path: one strict parse in place. pugixml rewrites the buffer as it
-  // parses, so a failure needs the prepared text again for the repairs.
+  // Fast path: one strict parse in place.
   pugi::xml_document document;
   pugi::xml_parse_result parsed;
   bool ok = false;
-  if (passes_strict_checks(text)) {
+  const bool strict = passes_strict_checks(text);
+  if (strict) {
     parsed =
         document.load_buffer_inplace(text.data(), text.size(), k_parse_flags, pugi::encoding_utf8);
     ok = static_cast<bool>(parsed);
   }
   std::string repaired_buffer;  // backs `document` when repairs were needed
   if (!ok) {
-    std::vector<Warning> ignored;
-    text = prepare_text(xml, ignored);
+    if (strict) text = reprepare();
     std::string applied;
     for (const Repair& repair : k_repairs) {
       const std::size_t offset = repair.apply(text);
@@ -1301,6 +1314,40 @@ Result<AggregateReport> parse_xml_report(std::string_view xml, std::string_view 
   ReportReader reader(report, origin, limits.max_records);
   if (auto read = reader.read(root); !read) return tl::unexpected(std::move(read.error()));
   return report;
+}
+
+std::optional<Error> too_big(std::string_view xml, std::string_view origin, const Limits& limits) {
+  if (xml.size() <= limits.max_xml_bytes) return std::nullopt;
+  return Error{Errc::bad_input, std::string(origin),
+               "XML document is " + std::to_string(xml.size()) + " bytes, more than " +
+                   std::to_string(limits.max_xml_bytes) + " (limit max_xml_bytes)"};
+}
+
+}  // namespace
+
+Result<AggregateReport> parse_xml_report(std::string_view xml, std::string_view origin,
+                                         const Limits& limits) {
+  if (auto error = too_big(xml, origin, limits)) return tl::unexpected(std::move(*error));
+  AggregateReport report;
+  std::string text = prepare_text(xml, report.warnings);
+  return parse_prepared(text, std::move(report), origin, limits, [&] {
+    std::vector<Warning> ignored;
+    return prepare_text(xml, ignored);
+  });
+}
+
+Result<AggregateReport> parse_owned_xml_report(std::string&& xml, std::string_view origin,
+                                               const Limits& limits,
+                                               const std::function<std::string()>& reread) {
+  if (auto error = too_big(xml, origin, limits)) return tl::unexpected(std::move(*error));
+  // Text with a byte order mark or another declared encoding is decoded
+  // into a new buffer anyway; UTF-8 as it stands is the text to parse.
+  if (starts_with(xml, "\xEF\xBB\xBF") || starts_with(xml, "\xFF\xFE") ||
+      starts_with(xml, "\xFE\xFF") ||
+      classify_encoding(declared_encoding(std::string_view(xml).substr(0, 512))) != Encoding::utf8) {
+    return parse_xml_report(xml, origin, limits);
+  }
+  return parse_prepared(xml, AggregateReport{}, origin, limits, reread);
 }
 
 }  // namespace dmarcsift::ingest

@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -21,5 +22,14 @@ namespace dmarcsift::ingest {
 // max_xml_depth, max_records; the other limits are for containers).
 Result<AggregateReport> parse_xml_report(std::string_view xml, std::string_view origin,
                                          const Limits& limits = Limits{});
+
+// The same for a document the caller no longer needs. UTF-8 that needs no
+// decoding, nearly every report, is parsed in `xml` itself rather than in a
+// copy, and `xml` is overwritten. `reread` is called for the document again
+// only when pugixml refuses one that passed the strict checks: the repairs
+// need the original text, and there is no second copy to take it from.
+Result<AggregateReport> parse_owned_xml_report(std::string&& xml, std::string_view origin,
+                                               const Limits& limits,
+                                               const std::function<std::string()>& reread);
 
 }  // namespace dmarcsift::ingest

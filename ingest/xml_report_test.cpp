@@ -612,6 +612,97 @@ TEST_CASE("named repairs recover common breakage and are recorded") {
   }
 }
 
+TEST_CASE("bytes outside printable ASCII are checked wherever they fall in an 8-byte word") {
+  // The UTF-8 check skips eight printable ASCII bytes at a time; a control
+  // byte or a non-ASCII sequence at any offset must still be seen.
+  for (std::size_t offset = 0; offset < 17; ++offset) {
+    CAPTURE(offset);
+    const std::string before(offset, 'a');
+    Parts control;
+    control.metadata = "<report_metadata><org_name>" + before + "\x01" + "bcdefghij</org_name>"
+                       "<email>d@acme.example</email><report_id>r</report_id><date_range>"
+                       "<begin>1</begin><end>2</end></date_range></report_metadata>";
+    const AggregateReport repaired = parse_ok(control.xml());
+    CHECK(repaired.metadata.org_name == before + "bcdefghij");
+    CHECK(warning_kinds(repaired) == "invalid_utf8_bytes");
+
+    Parts accented = control;
+    accented.metadata = "<report_metadata><org_name>" + before + "\xC3\xA9" + "bcdefghij</org_name>"
+                        "<email>d@acme.example</email><report_id>r</report_id><date_range>"
+                        "<begin>1</begin><end>2</end></date_range></report_metadata>";
+    const AggregateReport kept = parse_ok(accented.xml());
+    CHECK(kept.metadata.org_name == before + "\xC3\xA9" + "bcdefghij");
+    CHECK(warning_kinds(kept) == "");
+  }
+}
+
+TEST_CASE("an owned document is parsed in place and read again only when pugixml refuses it") {
+  struct Row {
+    std::string name;
+    std::function<void(Parts&)> change;
+    int rereads;
+    std::string warnings;
+  };
+  const Row rows[] = {
+      {"a plain report", [](Parts&) {}, 0, ""},
+      {"an unescaped & (the strict checks refuse it first)",
+       [](Parts& p) {
+         p.metadata = "<report_metadata><org_name>AT&T</org_name><email>d@att.example</email>"
+                      "<report_id>r</report_id><date_range><begin>1</begin><end>2</end>"
+                      "</date_range></report_metadata>";
+       },
+       0, "unescaped_amp_in_value"},
+      {"an unescaped < (only pugixml refuses it)",
+       [](Parts& p) {
+         p.records = Parts::record("192.0.2.1", "1",
+                                   "<disposition>none</disposition><dkim>fail</dkim><spf>fail</spf>",
+                                   "<identifiers><header_from>bad<xml.net</header_from></identifiers>");
+       },
+       1, "unescaped_lt_in_value,missing_envelope_from"},
+      {"a byte order mark (decoded into a copy)",
+       [](Parts& p) { p.prolog = "\xEF\xBB\xBF" + p.prolog; }, 0, "utf8_bom"},
+      {"windows-1252 (decoded into a copy)",
+       [](Parts& p) {
+         p.prolog = "<?xml version=\"1.0\" encoding=\"windows-1252\"?>";
+         p.metadata = "<report_metadata><org_name>Caf\xE9</org_name><email>d@cafe.example</email>"
+                      "<report_id>r</report_id><date_range><begin>1</begin><end>2</end>"
+                      "</date_range></report_metadata>";
+       },
+       0, "encoding_windows-1252"},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.name);
+    Parts parts;
+    row.change(parts);
+    const std::string original = parts.xml();
+    const AggregateReport copied = parse_ok(original);
+    int rereads = 0;
+    auto owned = parse_owned_xml_report(std::string(original), "test.xml", Limits{}, [&] {
+      ++rereads;
+      return original;
+    });
+    REQUIRE(owned.has_value());
+    CHECK(rereads == row.rereads);
+    CHECK(warning_kinds(*owned) == row.warnings);
+    CHECK(warning_kinds(copied) == row.warnings);
+    CHECK(owned->metadata.org_name == copied.metadata.org_name);
+    CHECK(owned->metadata.report_id == copied.metadata.report_id);
+    REQUIRE(owned->records.size() == 1);
+    CHECK(owned->records[0].header_from == copied.records.at(0).header_from);
+    CHECK(owned->records[0].count == copied.records.at(0).count);
+  }
+
+  const std::string broken = "<feedback><org_name>a</feedback>";
+  int rereads = 0;
+  const auto refused = parse_owned_xml_report(std::string(broken), "bad.xml", Limits{}, [&] {
+    ++rereads;
+    return broken;
+  });
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(rereads == 1);
+  CHECK(refused.error().what == "not well-formed XML: Start-end tags mismatch at offset 23");
+}
+
 TEST_CASE("input that is not a DMARC aggregate report is rejected with the reason") {
   struct Row {
     std::string name;
