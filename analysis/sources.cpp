@@ -26,6 +26,16 @@ std::string describe_auth(const Record& record) {
 
 namespace {
 
+// An empty row for the group `record` of `report` belongs to.
+SourceRow new_source_row(const storage::ScannedReport& report, const Record& record) {
+  SourceRow row;
+  row.policy_domain = report.policy_domain;
+  row.address = record.source_ip;
+  row.source_ip = record.source_ip.to_string();
+  row.header_from = record.header_from;
+  return row;
+}
+
 template <typename T>
 void add_distinct(std::vector<T>& values, const T& value) {
   if (std::find(values.begin(), values.end(), value) == values.end()) values.push_back(value);
@@ -129,55 +139,53 @@ void write_source_key(std::string& key, std::string_view policy_domain, const Ip
   key += header_from;
 }
 
-SourceRow new_source_row(const storage::ScannedReport& report, const Record& record) {
-  SourceRow row;
-  row.policy_domain = report.policy_domain;
-  row.address = record.source_ip;
-  row.source_ip = record.source_ip.to_string();
-  row.header_from = record.header_from;
-  return row;
-}
-
-void add_record(SourceRow& row, const PublicSuffixList& psl, const SenderCatalog& senders,
+void add_record(SourceTotals& totals, const PublicSuffixList& psl, const SenderCatalog& senders,
                 const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
   const RecordVerdict verdict = evaluate(psl, record, *report.policy);
   // A source IP can sign with different services over time; the first name
   // in order is kept, whatever order the reports were stored in.
   if (const KnownSender* sender = senders.identify(psl, record);
-      sender != nullptr && (row.sender == nullptr || sender->name < row.service)) {
-    row.sender = sender;
-    row.service = sender->name;
+      sender != nullptr && (totals.sender == nullptr || sender->name < totals.sender->name)) {
+    totals.sender = sender;
   }
-  row.evidence.add(psl, record, *report.policy, verdict);
-  if (std::find(row.reporter_ids.begin(), row.reporter_ids.end(), report.reporter_id) ==
-      row.reporter_ids.end()) {
-    row.reporter_ids.push_back(report.reporter_id);
-    row.reporters.emplace_back(report.reporter);
+  totals.evidence.add(psl, record, *report.policy, verdict);
+  if (std::find(totals.reporter_ids.begin(), totals.reporter_ids.end(), report.reporter_id) ==
+      totals.reporter_ids.end()) {
+    totals.reporter_ids.push_back(report.reporter_id);
   }
-  add_distinct(row.days, report.date_range.begin / 86400);
+  add_distinct(totals.days, report.date_range.begin / 86400);
   // The sample is the failing record with the most messages; of equal ones,
   // the one whose description sorts first.
-  if (!verdict.dmarc_pass && record.count >= row.sample_auth_count) {
+  if (!verdict.dmarc_pass && record.count >= totals.sample_auth_count) {
     std::string described = describe_auth(record);
-    if (record.count > row.sample_auth_count || described < row.sample_auth) {
-      row.sample_auth_count = record.count;
-      row.sample_record = record_id;
-      row.sample_auth = std::move(described);
+    if (record.count > totals.sample_auth_count || described < totals.sample_auth) {
+      totals.sample_auth_count = record.count;
+      totals.sample_record = record_id;
+      totals.sample_auth = std::move(described);
     }
   }
-  if (row.records == 0) {
-    row.first_seen = report.date_range.begin;
-    row.last_seen = report.date_range.end;
+  if (totals.records == 0) {
+    totals.first_seen = report.date_range.begin;
+    totals.last_seen = report.date_range.end;
   }
-  row.messages += record.count;
-  row.records += 1;
-  if (verdict.dmarc_pass) row.dmarc_pass_messages += record.count;
-  if (verdict.spf_aligned) row.spf_aligned_messages += record.count;
-  if (verdict.dkim_aligned) row.dkim_aligned_messages += record.count;
-  row.messages_by_disposition[static_cast<std::size_t>(record.disposition)] += record.count;
-  row.tally.add(verdict, record.count);
-  row.first_seen = std::min(row.first_seen, report.date_range.begin);
-  row.last_seen = std::max(row.last_seen, report.date_range.end);
+  totals.messages += record.count;
+  totals.records += 1;
+  if (verdict.dmarc_pass) totals.dmarc_pass_messages += record.count;
+  if (verdict.spf_aligned) totals.spf_aligned_messages += record.count;
+  if (verdict.dkim_aligned) totals.dkim_aligned_messages += record.count;
+  totals.messages_by_disposition[static_cast<std::size_t>(record.disposition)] += record.count;
+  totals.tally.add(verdict, record.count);
+  totals.first_seen = std::min(totals.first_seen, report.date_range.begin);
+  totals.last_seen = std::max(totals.last_seen, report.date_range.end);
+}
+
+void add_record(SourceRow& row, const PublicSuffixList& psl, const SenderCatalog& senders,
+                const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
+  const KnownSender* sender_before = row.sender;
+  const std::size_t reporters_before = row.reporter_ids.size();
+  add_record(static_cast<SourceTotals&>(row), psl, senders, report, record_id, record);
+  if (row.sender != sender_before) row.service = row.sender->name;
+  if (row.reporter_ids.size() != reporters_before) row.reporters.emplace_back(report.reporter);
 }
 
 void merge_totals(SourceRow& row, const SourceRow& other) {

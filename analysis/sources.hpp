@@ -23,15 +23,10 @@ namespace dmarcsift::analysis {
 
 enum class SourceGrouping { ip_and_from, ip, service, domain, reporter };
 
-struct SourceRow {
-  // The group's key: the fields that do not apply to a grouping are empty
-  // (--by service leaves source_ip and header_from empty, and so on).
-  std::string source_ip;
-  IpAddress address;  // source_ip as stored, for ordering
-  std::string header_from;
-  std::string policy_domain;  // of --by domain; else the domain of the first report seen
-  std::string service;        // identified sender, "" when unknown
-  std::string reporter;       // of --by reporter
+// What the records of a group add up to: the part of a row that folding
+// records into it changes, kept apart so that the summaries' fold holds only
+// this and the key for each source while it groups.
+struct SourceTotals {
   std::int64_t messages = 0;
   std::int64_t dmarc_pass_messages = 0;
   std::int64_t spf_aligned_messages = 0;
@@ -39,33 +34,45 @@ struct SourceRow {
   std::int64_t records = 0;
   storage::DispositionCounts messages_by_disposition{};
   GroupTally tally;
+  const KnownSender* sender = nullptr;  // into the catalog passed in; null when unknown
+  Evidence evidence;
+  std::vector<std::int64_t> reporter_ids;  // distinct reporters, as the store names them
+  std::vector<std::int64_t> days;          // distinct UTC days (begin / 86400) it was seen
+  std::string sample_auth;                 // auth results of its largest failing record
+  std::int64_t sample_auth_count = 0;      // that record's count
+  std::int64_t sample_record = 0;          // and its id
+  std::int64_t first_seen = 0;  // earliest report begin
+  std::int64_t last_seen = 0;   // latest report end
+};
+
+struct SourceRow : SourceTotals {
+  // The group's key: the fields that do not apply to a grouping are empty
+  // (--by service leaves source_ip and header_from empty, and so on).
+  std::string source_ip;
+  IpAddress address;  // source_ip as stored, for ordering
+  std::string header_from;
+  std::string policy_domain;  // of --by domain; else the domain of the first report seen
+  std::string service;        // sender's name, "" when unknown
+  std::string reporter;       // of --by reporter
   GroupClass category = GroupClass::unauthorized;
   // Of a roll-up: messages by the category of its groups (by GroupClass).
   std::array<std::int64_t, 5> messages_by_category{};
-  const KnownSender* sender = nullptr;  // into the catalog passed in; null when unknown
-  Evidence evidence;
-  std::vector<std::string> reporters;   // distinct org_names that reported the group
-  std::vector<std::int64_t> reporter_ids;  // the same, as the store names them
-  std::vector<std::int64_t> days;       // distinct UTC days (begin / 86400) it was seen
-  std::string sample_auth;              // auth results of its largest failing record
-  std::int64_t sample_auth_count = 0;   // that record's count
-  std::int64_t sample_record = 0;       // and its id
-  std::vector<Diagnosis> diagnosis;  // most severe first
-  std::int64_t first_seen = 0;  // earliest report begin
-  std::int64_t last_seen = 0;   // latest report end
+  std::vector<std::string> reporters;  // the org_names of reporter_ids
+  std::vector<Diagnosis> diagnosis;    // most severe first
   // What the owner's --authorized file says about the source, set by
   // apply_declarations(); nullopt when it declares nothing for the domain.
   std::optional<Authorization> authorization;
 };
 
-// Adds one record of `report` to the totals of `row`.
 // Writes into `key` what tells one (policy domain, source IP, header_from)
 // group from another, for in-memory maps of groups.
 void write_source_key(std::string& key, std::string_view policy_domain, const IpAddress& source_ip,
                       std::string_view header_from);
-// An empty row for the group `record` of `report` belongs to.
-SourceRow new_source_row(const storage::ScannedReport& report, const Record& record);
 
+// Adds one record of `report` to `totals`.
+void add_record(SourceTotals& totals, const PublicSuffixList& psl, const SenderCatalog& senders,
+                const storage::ScannedReport& report, std::int64_t record_id, const Record& record);
+// The same for a row, whose service and reporters follow its totals.
 void add_record(SourceRow& row, const PublicSuffixList& psl, const SenderCatalog& senders,
                 const storage::ScannedReport& report, std::int64_t record_id, const Record& record);
 

@@ -281,6 +281,16 @@ class DomainCache {
   std::unordered_map<std::string, std::pair<DomainState, PolicyPublished>> m_entries;
 };
 
+// A source while its new records are grouped: its key and totals. The
+// largest domain's sources are all held at once, and a whole SourceRow, with
+// the fields only shown rows need, is half as big again.
+struct FoldRow {
+  std::string policy_domain;
+  IpAddress address;
+  std::string header_from;
+  SourceTotals totals;
+};
+
 // Rows of new records, by key, before they are merged into the summaries.
 class FreshRows {
  public:
@@ -288,24 +298,38 @@ class FreshRows {
            const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
     write_source_key(m_key, report.policy_domain, record.source_ip, record.header_from);
     auto [it, inserted] = m_index.try_emplace(m_key, m_rows.size());
-    if (inserted) m_rows.push_back(new_source_row(report, record));
-    add_record(m_rows[it->second], psl, senders, report, record_id, record);
+    if (inserted) {
+      m_rows.push_back({std::string(report.policy_domain), record.source_ip, record.header_from, {}});
+    }
+    add_record(m_rows[it->second].totals, psl, senders, report, record_id, record);
   }
   std::size_t size() const { return m_rows.size(); }
-  std::deque<SourceRow>& rows() { return m_rows; }
+  std::deque<FoldRow>& rows() { return m_rows; }
 
  private:
   std::unordered_map<std::string, std::size_t> m_index;
-  std::deque<SourceRow> m_rows;  // rows are big: growing never moves them
+  std::deque<FoldRow> m_rows;  // rows are big: growing never moves them
   std::string m_key;
 };
+
+SourceRow to_source_row(FoldRow&& fresh) {
+  SourceRow row;
+  static_cast<SourceTotals&>(row) = std::move(fresh.totals);
+  row.policy_domain = std::move(fresh.policy_domain);
+  row.address = fresh.address;
+  row.source_ip = fresh.address.to_string();
+  row.header_from = std::move(fresh.header_from);
+  if (row.sender != nullptr) row.service = row.sender->name;
+  return row;
+}
 
 // Merges `rows` into the summaries. `seen`, during a rebuild, remembers the
 // keys written so far: a key it never saw has no stored row to look up.
 Result<void> write_rows(storage::Summaries& summaries, const SenderCatalog& senders,
-                        std::deque<SourceRow>& rows, DomainCache& domains, SeenKeys* seen) {
+                        std::deque<FoldRow>& rows, DomainCache& domains, SeenKeys* seen) {
   std::string key;
-  for (SourceRow& row : rows) {
+  for (FoldRow& fresh : rows) {
+    SourceRow row = to_source_row(std::move(fresh));
     write_source_key(key, row.policy_domain, row.address, row.header_from);
     std::optional<storage::SourceSummary> existing;
     if (seen == nullptr || seen->maybe(key)) {
