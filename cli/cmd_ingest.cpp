@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <unistd.h>
 
 #include <iostream>
@@ -147,6 +148,14 @@ ExitCode run_ingest(const GlobalOptions& global, const CommandArgs& args) {
   if (vm.count("max-records")) options.limits.max_records = vm["max-records"].as<std::uint32_t>();
   if (vm.count("threads")) options.threads = vm["threads"].as<unsigned>();
 
+  // glibc raises its mmap threshold to the size of each big block freed, so
+  // after one 50 MB report its buffers stay in the heap for good; a fixed
+  // threshold returns them to the system when they are freed. On the
+  // 10M-record corpus RSS between its big reports fell from 242 to 94-158 MB
+  // (the peak, while the biggest is parsed, from 367 to 350 MB).
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
   auto store = open_database(global);
   if (!store) return ExitCode::failure;
   ProgressLine progress(global.quiet);
