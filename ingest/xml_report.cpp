@@ -1204,9 +1204,17 @@ class ReportReader {
   int m_record = 0;  // 1-based index of the record being read, 0 outside records
 };
 
+// UTF-8 as it stands, with nothing for prepare_text() to remove or decode.
+bool is_plain_utf8(std::string_view xml) {
+  return !starts_with(xml, "\xEF\xBB\xBF") && !starts_with(xml, "\xFF\xFE") &&
+         !starts_with(xml, "\xFE\xFF") &&
+         classify_encoding(declared_encoding(xml.substr(0, 512))) == Encoding::utf8;
+}
+
 // Turns the input into UTF-8 text for the parser: BOM removed, a declared
 // single-byte encoding or a UTF-16 BOM decoded.
 std::string prepare_text(std::string_view xml, std::vector<Warning>& warnings) {
+  if (is_plain_utf8(xml)) return std::string(xml);
   if (starts_with(xml, "\xEF\xBB\xBF")) {
     add_warning(warnings, "utf8_bom", "byte order mark skipped");
     xml.remove_prefix(3);
@@ -1341,12 +1349,8 @@ Result<AggregateReport> parse_owned_xml_report(std::string&& xml, std::string_vi
                                                const std::function<std::string()>& reread) {
   if (auto error = too_big(xml, origin, limits)) return tl::unexpected(std::move(*error));
   // Text with a byte order mark or another declared encoding is decoded
-  // into a new buffer anyway; UTF-8 as it stands is the text to parse.
-  if (starts_with(xml, "\xEF\xBB\xBF") || starts_with(xml, "\xFF\xFE") ||
-      starts_with(xml, "\xFE\xFF") ||
-      classify_encoding(declared_encoding(std::string_view(xml).substr(0, 512))) != Encoding::utf8) {
-    return parse_xml_report(xml, origin, limits);
-  }
+  // into a new buffer anyway.
+  if (!is_plain_utf8(xml)) return parse_xml_report(xml, origin, limits);
   return parse_prepared(xml, AggregateReport{}, origin, limits, reread);
 }
 
