@@ -61,24 +61,34 @@ TEST_CASE("the same report as .xml.gz and inside a .zip is stored once") {
   CHECK(totals->messages == 5);
 }
 
-TEST_CASE("a gzipped report only pugixml refuses is inflated again, repaired and stored once") {
-  // The inflated text is parsed in place; the repairs need it as it was.
-  Fixture f;
+TEST_CASE("a report only pugixml refuses is unpacked again, repaired and stored once") {
+  // The unpacked text of a .gz or a zip member is parsed in place; the
+  // repairs need it as it was.
   std::string xml = report_xml("lt-1", 4);
   const std::string from = "<header_from>example.com</header_from>";
   xml.replace(xml.find(from), from.size(), "<header_from>bad<example.com</header_from>");
-  REQUIRE(f.ingester.ingest_bytes("lt.xml.gz", gzip(xml)));
-  REQUIRE(f.ingester.ingest_bytes("lt.xml", xml));
-  REQUIRE(f.ingester.finish());
-  const ingest::IngestSummary& s = f.ingester.summary();
-  CHECK(s.inputs == 2);
-  CHECK(s.reports_stored == 1);
-  CHECK(s.duplicate_reports == 1);
-  CHECK(s.records_stored == 1);
-  CHECK(s.messages_stored == 4);
-  CHECK(s.rejected.empty());
-  REQUIRE(s.warnings.count("unescaped_lt_in_value") == 1);
-  CHECK(s.warnings.at("unescaped_lt_in_value") == 1);
+  const std::string other = report_xml("other-1", 2);
+  const std::pair<std::string, std::string> packed[] = {
+      {"lt.xml.gz", gzip(xml)},
+      {"lt.zip", write_archive({{"other.xml", other}, {"lt.xml", xml}}, "zip")},
+  };
+  for (const auto& [name, bytes] : packed) {
+    CAPTURE(name);
+    Fixture f;
+    REQUIRE(f.ingester.ingest_bytes(name, bytes));
+    REQUIRE(f.ingester.ingest_bytes("lt.xml", xml));
+    REQUIRE(f.ingester.finish());
+    const ingest::IngestSummary& s = f.ingester.summary();
+    const bool zip = name == "lt.zip";
+    CHECK(s.inputs == 2);
+    CHECK(s.reports_stored == (zip ? 2 : 1));
+    CHECK(s.duplicate_reports == 1);
+    CHECK(s.records_stored == (zip ? 2 : 1));
+    CHECK(s.messages_stored == (zip ? 6 : 4));
+    CHECK(s.rejected.empty());
+    REQUIRE(s.warnings.count("unescaped_lt_in_value") == 1);
+    CHECK(s.warnings.at("unescaped_lt_in_value") == 1);
+  }
 }
 
 TEST_CASE("a bad entry of an archive is rejected while the others are stored") {

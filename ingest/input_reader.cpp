@@ -172,7 +172,9 @@ class InputReader {
   void process_archive(std::string_view bytes, const std::string& entry, std::uint32_t depth,
                        const std::vector<Warning>& container_warnings, int message) {
     bool over_budget = false;
+    std::size_t index = 0;
     auto opened = for_each_entry(bytes, origin_of(entry), m_limits, [&](ArchiveEntry&& member) {
+      const std::size_t member_index = index++;
       if (over_budget) return;
       const std::string name = member.name.empty() ? "(unnamed entry)" : member.name;
       const std::string member_entry = join_entry(entry, name);
@@ -188,9 +190,27 @@ class InputReader {
         over_budget = true;
         return;
       }
+      if (detect_container(*member.bytes) == Container::xml && depth + 1 <= m_limits.max_depth) {
+        // As for gzip: the member's text is parsed where it lies, and only
+        // the rare document that needs it twice is extracted again.
+        parse_owned_document(std::move(*member.bytes), member_entry, container_warnings, message,
+                             [&] { return extract_again(bytes, entry, member_index); });
+        return;
+      }
       process(*member.bytes, member_entry, depth + 1, container_warnings, message);
     });
     if (!opened) problem(entry, reason_from(opened.error(), origin_of(entry)));
+  }
+
+  // The bytes of the archive's member number `index` (counting as
+  // for_each_entry does), or "" when it cannot be read.
+  std::string extract_again(std::string_view archive, const std::string& entry, std::size_t index) {
+    std::string bytes;
+    std::size_t at = 0;
+    (void)for_each_entry(archive, origin_of(entry), m_limits, [&](ArchiveEntry&& member) {
+      if (at++ == index && member.bytes) bytes = std::move(*member.bytes);
+    });
+    return bytes;
   }
 
   void process_mail(std::string_view bytes, const std::string& entry, std::uint32_t depth) {
