@@ -282,8 +282,9 @@ class DomainCache {
 };
 
 // A source while its new records are grouped: its key and totals. The
-// largest domain's sources are all held at once, and a whole SourceRow, with
-// the fields only shown rows need, is half as big again.
+// largest domain's sources are all held at once; a whole SourceRow, with the
+// fields only shown rows need, takes 816 bytes to this one's 512, before the
+// strings each owns.
 struct FoldRow {
   std::string policy_domain;
   IpAddress address;

@@ -155,8 +155,8 @@ ExitCode run_ingest(const GlobalOptions& global, const CommandArgs& args) {
   // (the peak, while the biggest is parsed, from 367 to 350 MB). A fixed
   // mmap threshold also freezes the trim threshold at 128 KiB, and the
   // workers' arenas then shrink and regrow all the time: 1,720 madvise calls
-  // and 0.23 s of system time on the 200k-record zip corpus, against 39 calls
-  // with the trim threshold at 8 MiB (2.10 s against 2.26-2.39 s in all).
+  // and 0.23 s of system time on the 200k-record zip corpus, against 47 calls
+  // with the trim threshold at 8 MiB (2.02-2.06 s against 2.17-2.38 s in all).
 #ifdef __GLIBC__
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   mallopt(M_TRIM_THRESHOLD, 8 << 20);

@@ -1,8 +1,8 @@
 #include "ingest/ingester.hpp"
 
 #include <dirent.h>
-#include <malloc.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
