@@ -65,7 +65,6 @@ std::string percent(std::int64_t part, std::int64_t whole) {
   return buffer;
 }
 
-
 std::string declared_cell(const analysis::SourceRow& row) {
   if (!row.authorization) return "";
   return row.authorization->declared ? "yes" : "no";

@@ -89,10 +89,20 @@ class InputReader {
  public:
   InputReader(ParsedInput& input, const Limits& limits) : m_input(input), m_limits(limits) {}
 
+  // Bytes unpacked from a container, which are the reader's to consume: XML
+  // is parsed where it lies, and `reread` unpacks it again in the rare case
+  // that needs its text twice.
+  struct Unpacked {
+    std::string& bytes;
+    std::function<std::string()> reread;
+  };
+
   // Unpacks or parses `bytes` (found at `entry` inside the input) and
-  // collects the reports and problems it holds.
+  // collects the reports and problems it holds. `unpacked`, when given, owns
+  // `bytes`.
   void process(std::string_view bytes, const std::string& entry, std::uint32_t depth,
-               std::vector<Warning> container_warnings, int message) {
+               std::vector<Warning> container_warnings, int message,
+               Unpacked* unpacked = nullptr) {
     if (depth > m_limits.max_depth) {
       problem(entry, "containers nested more than " + std::to_string(m_limits.max_depth) +
                          " deep (limit max_depth)");
@@ -104,7 +114,12 @@ class InputReader {
         problem(entry, entry.empty() ? "empty file" : "empty entry");
         return;
       case Container::xml:
-        parse_document(bytes, entry, std::move(container_warnings), message);
+        if (unpacked != nullptr) {
+          parse_owned_document(std::move(unpacked->bytes), entry, std::move(container_warnings),
+                               message, unpacked->reread);
+        } else {
+          parse_document(bytes, entry, std::move(container_warnings), message);
+        }
         return;
       case Container::gzip:
       case Container::zlib: {
@@ -121,18 +136,12 @@ class InputReader {
                                                         : "starts with " + preview(*inflated)));
           return;
         }
-        if (inner == Container::xml && depth + 1 <= m_limits.max_depth) {
-          // The inflated text is ours: it is parsed where it lies, and
-          // inflated again only in the rare case that needs it twice.
-          parse_owned_document(std::move(*inflated), entry, std::move(container_warnings), message,
-                               [&] {
-                                 std::vector<Warning> ignored;
-                                 auto again = inflate_stream(bytes, origin_of(entry), m_limits, ignored);
-                                 return again ? std::move(*again) : std::string();
-                               });
-          return;
-        }
-        process(*inflated, entry, depth + 1, std::move(container_warnings), message);
+        Unpacked owned{*inflated, [&] {
+                         std::vector<Warning> ignored;
+                         auto again = inflate_stream(bytes, origin_of(entry), m_limits, ignored);
+                         return again ? std::move(*again) : std::string();
+                       }};
+        process(*inflated, entry, depth + 1, std::move(container_warnings), message, &owned);
         return;
       }
       case Container::zip:
@@ -190,14 +199,8 @@ class InputReader {
         over_budget = true;
         return;
       }
-      if (detect_container(*member.bytes) == Container::xml && depth + 1 <= m_limits.max_depth) {
-        // As for gzip: the member's text is parsed where it lies, and only
-        // the rare document that needs it twice is extracted again.
-        parse_owned_document(std::move(*member.bytes), member_entry, container_warnings, message,
-                             [&] { return extract_again(bytes, entry, member_index); });
-        return;
-      }
-      process(*member.bytes, member_entry, depth + 1, container_warnings, message);
+      Unpacked owned{*member.bytes, [&] { return extract_again(bytes, entry, member_index); }};
+      process(*member.bytes, member_entry, depth + 1, container_warnings, message, &owned);
     });
     if (!opened) problem(entry, reason_from(opened.error(), origin_of(entry)));
   }
