@@ -529,6 +529,13 @@ constexpr std::uint64_t k_max_shares = 1 << 16;
 struct Share {
   std::uint64_t count = 1;
   std::uint64_t index = 0;
+
+  // Whether the record's source is in the share; `key` is scratch space.
+  bool holds(std::string& key, const storage::ScannedReport& report, const Record& record) const {
+    if (count == 1) return true;
+    write_source_key(key, report.policy_domain, record.source_ip, record.header_from);
+    return std::hash<std::string>{}(key) % count == index;
+  }
 };
 
 // What fold() does when its rows reach max_rows.
@@ -536,6 +543,36 @@ enum class WhenFull {
   write,  // write them and go on: a source may be written again later
   stop,   // give up and return nullopt, having written nothing
 };
+
+// The sources in `share` of the records of `filter`'s reports after `after`
+// up to `through`, read through `source`, grouped into rows; nullopt when
+// they are more than max_rows.
+struct GroupedRows {
+  FreshRows rows;
+  std::int64_t records = 0;
+};
+Result<std::optional<GroupedRows>> group_share(storage::Summaries& source,
+                                               const PublicSuffixList& psl,
+                                               const SenderCatalog& senders,
+                                               const storage::ReportFilter& filter,
+                                               std::int64_t after, std::int64_t through,
+                                               Share share, std::size_t max_rows) {
+  GroupingThread grouping(psl, senders, max_rows);
+  bool full = false;
+  std::string key;
+  auto scanned = source.scan_records(
+      filter, after, through,
+      [&](const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
+        if (!share.holds(key, report, record)) return true;
+        grouping.add(report, record_id, record);
+        full = grouping.take_full().has_value();
+        return !full;
+      });
+  if (!scanned) return tl::unexpected(scanned.error());
+  std::vector<FreshRows> rows = grouping.finish();
+  if (full || rows.size() > 1) return std::nullopt;
+  return GroupedRows{std::move(rows.back()), grouping.records()};
+}
 
 // Folds the records of `filter`'s reports after `after` up to `through`, of
 // the sources in `share`; runs inside an update transaction. Returns the
@@ -546,15 +583,21 @@ Result<std::optional<std::int64_t>> fold(storage::Summaries& summaries, const Pu
                                          std::int64_t through, SeenKeys* seen, Share share,
                                          WhenFull when_full, std::size_t max_rows) {
   DomainCache domains(summaries, senders);
+  if (when_full == WhenFull::stop) {
+    auto grouped =
+        group_share(summaries, psl, senders, filter, after, through, share, max_rows);
+    if (!grouped) return tl::unexpected(grouped.error());
+    if (!*grouped) return std::nullopt;
+    if (auto ok = write_rows(summaries, senders, (*grouped)->rows.rows(), domains, seen); !ok) {
+      return tl::unexpected(ok.error());
+    }
+    if (auto ok = domains.store(); !ok) return tl::unexpected(ok.error());
+    return std::optional<std::int64_t>((*grouped)->records);
+  }
   GroupingThread grouping(psl, senders, max_rows);
   std::optional<Error> error;
-  bool full = false;
   const auto write_full = [&]() -> Result<void> {
     while (auto rows = grouping.take_full()) {
-      if (when_full == WhenFull::stop) {
-        full = true;
-        return {};
-      }
       if (auto ok = write_rows(summaries, senders, rows->rows(), domains, seen); !ok) return ok;
     }
     return {};
@@ -563,28 +606,191 @@ Result<std::optional<std::int64_t>> fold(storage::Summaries& summaries, const Pu
   auto scanned = summaries.scan_records(
       filter, after, through,
       [&](const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
-        if (share.count > 1) {
-          write_source_key(key, report.policy_domain, record.source_ip, record.header_from);
-          if (std::hash<std::string>{}(key) % share.count != share.index) return true;
-        }
+        if (!share.holds(key, report, record)) return true;
         grouping.add(report, record_id, record);
         if (auto ok = write_full(); !ok) {
           error = ok.error();
           return false;
         }
-        return !full;
+        return true;
       });
   if (!scanned) return tl::unexpected(scanned.error());
   if (error) return tl::unexpected(*error);
-  std::vector<FreshRows> rest = grouping.finish();
-  if (full || (when_full == WhenFull::stop && rest.size() > 1)) return std::nullopt;
-  for (FreshRows& rows : rest) {
+  for (FreshRows& rows : grouping.finish()) {
     if (auto ok = write_rows(summaries, senders, rows.rows(), domains, seen); !ok) {
       return tl::unexpected(ok.error());
     }
   }
   if (auto ok = domains.store(); !ok) return tl::unexpected(ok.error());
   return std::optional<std::int64_t>(grouping.records());
+}
+
+// One share of a policy domain's sources as the read-ahead hands it over.
+struct ReadShare {
+  enum class Kind {
+    rows,         // the share's rows
+    more_shares,  // shares handed over so far were too few: the domain starts
+                  // again in share.count shares
+    too_many,     // the domain needs k_max_shares or more: fold it directly
+  };
+  Kind kind = Kind::rows;
+  std::string domain;
+  Share share;
+  GroupedRows grouped;
+  bool last = false;  // the domain's last share
+};
+
+// A rebuild's reading and grouping, one share of a policy domain ahead of
+// its writing: a thread of its own reads the records through a second
+// connection while the rebuild writes the previous share's rows (a quarter
+// of a rebuild's CPU time on the 2M-record corpus). On two cores that
+// rebuild took 4.19-4.69 s against 4.25-5.35 s, for 9 MB more: at most two
+// shares of rows are held, the one being written and the next.
+class ReadAhead {
+ public:
+  ReadAhead(std::unique_ptr<storage::Summaries> reader, const PublicSuffixList& psl,
+            const SenderCatalog& senders, std::vector<std::string> domains, std::int64_t through,
+            std::size_t max_rows)
+      : m_reader(std::move(reader)),
+        m_psl(psl),
+        m_senders(senders),
+        m_domains(std::move(domains)),
+        m_through(through),
+        m_max_rows(max_rows),
+        m_thread([this] { run(); }) {}
+  ~ReadAhead() {
+    {
+      std::lock_guard lock(m_mutex);
+      m_stopping = true;
+    }
+    m_changed.notify_all();
+  }
+  ReadAhead(const ReadAhead&) = delete;
+  ReadAhead& operator=(const ReadAhead&) = delete;
+
+  // The reports it reads: those up to this id.
+  std::int64_t through() const { return m_through; }
+
+  // The next share, domains in the order given; nullopt after the last.
+  Result<std::optional<ReadShare>> next() {
+    std::unique_lock lock(m_mutex);
+    m_changed.wait(lock, [&] { return m_ready.has_value() || m_done; });
+    if (!m_ready) return std::optional<ReadShare>();
+    Result<ReadShare> ready = std::move(*m_ready);
+    m_ready.reset();
+    m_changed.notify_all();
+    if (!ready) return tl::unexpected(ready.error());
+    return std::optional<ReadShare>(std::move(*ready));
+  }
+
+ private:
+  // Waits until the share is taken, so that grouping the next one starts
+  // only when this one is being written; false when stopping.
+  bool hand_over(Result<ReadShare> share) {
+    std::unique_lock lock(m_mutex);
+    m_ready = std::move(share);
+    m_changed.notify_all();
+    m_changed.wait(lock, [&] { return !m_ready.has_value() || m_stopping; });
+    return !m_stopping;
+  }
+
+  void run() {
+    for (const std::string& domain : m_domains) {
+      storage::ReportFilter of_domain;
+      of_domain.policy_domain = domain;
+      std::uint64_t count = 1;
+      for (std::uint64_t index = 0; index < count;) {
+        auto grouped = group_share(*m_reader, m_psl, m_senders, of_domain, 0, m_through,
+                                   {count, index}, m_max_rows);
+        if (!grouped) {
+          hand_over(tl::unexpected(grouped.error()));
+          return finish();
+        }
+        if (!*grouped) {
+          if (count * 2 >= k_max_shares) {
+            if (!hand_over(ReadShare{ReadShare::Kind::too_many, domain, {count, index}, {}, false})) {
+              return;
+            }
+            break;
+          }
+          count *= 2;
+          // Shares already handed over were written with the wrong count:
+          // the domain is written again from its first share.
+          if (index > 0 &&
+              !hand_over(ReadShare{ReadShare::Kind::more_shares, domain, {count, 0}, {}, false})) {
+            return;
+          }
+          index = 0;
+          continue;
+        }
+        const bool last = index + 1 == count;
+        if (!hand_over(ReadShare{ReadShare::Kind::rows, domain, {count, index},
+                                 std::move(**grouped), last})) {
+          return;
+        }
+        ++index;
+      }
+    }
+    finish();
+  }
+
+  void finish() {
+    std::lock_guard lock(m_mutex);
+    m_done = true;
+    m_changed.notify_all();
+  }
+
+  std::unique_ptr<storage::Summaries> m_reader;
+  const PublicSuffixList& m_psl;
+  const SenderCatalog& m_senders;
+  const std::vector<std::string> m_domains;
+  const std::int64_t m_through;
+  const std::size_t m_max_rows;
+  std::mutex m_mutex;
+  std::condition_variable m_changed;
+  std::optional<Result<ReadShare>> m_ready;
+  bool m_done = false;
+  bool m_stopping = false;
+  std::jthread m_thread;  // last: starts when everything else is ready
+};
+
+enum class DomainWritten {
+  done,
+  start_again,    // the read-ahead starts the domain again in more shares
+  fold_directly,  // the domain needs the direct fold
+  out_of_step,    // the read-ahead is not on this domain
+};
+
+// Writes the rows the read-ahead grouped for `domain`; inside an update.
+// Adds the records they hold to `records` when done.
+Result<DomainWritten> write_domain(ReadAhead& ahead, storage::Summaries& summaries,
+                                   const SenderCatalog& senders, const std::string& domain,
+                                   SeenKeys& seen, std::int64_t& records) {
+  DomainCache domains(summaries, senders);
+  std::int64_t written = 0;
+  for (;;) {
+    auto share = ahead.next();
+    if (!share) return tl::unexpected(share.error());
+    if (!*share || (*share)->domain > domain) return DomainWritten::out_of_step;
+    // Another process rebuilt the domains before this one meanwhile.
+    if ((*share)->domain < domain) continue;
+    switch ((*share)->kind) {
+      case ReadShare::Kind::more_shares:
+        return DomainWritten::start_again;
+      case ReadShare::Kind::too_many:
+        return DomainWritten::fold_directly;
+      case ReadShare::Kind::rows:
+        break;
+    }
+    if (auto ok = write_rows(summaries, senders, (*share)->grouped.rows.rows(), domains, &seen); !ok) {
+      return tl::unexpected(ok.error());
+    }
+    written += (*share)->grouped.records;
+    if ((*share)->last) break;
+  }
+  if (auto ok = domains.store(); !ok) return tl::unexpected(ok.error());
+  records += written;
+  return DomainWritten::done;
 }
 
 }  // namespace
@@ -673,6 +879,11 @@ Result<RefreshResult> refresh_summaries(storage::Store& store, const PublicSuffi
   // Into how many shares a domain's sources are split, once one pass over
   // its records held more than max_rows sources.
   std::unordered_map<std::string, std::uint64_t> shares;
+  // Reads and groups a domain's records while the previous one is written,
+  // when the database can be opened a second time.
+  std::optional<ReadAhead> read_ahead;
+  bool read_ahead_tried = false;
+  std::string fold_directly;  // the domain the read-ahead left to fold()
   for (;;) {
     if (auto ok = summaries.begin_update(); !ok) return tl::unexpected(ok.error());
     // Read again under the write lock: another process may have folded.
@@ -693,9 +904,33 @@ Result<RefreshResult> refresh_summaries(storage::Store& store, const PublicSuffi
       }
       auto next = std::upper_bound(rebuild_domains->begin(), rebuild_domains->end(),
                                    mark->rebuilt_through);
+      if (next != rebuild_domains->end() && !read_ahead_tried) {
+        read_ahead_tried = true;
+        auto reader = summaries.open_reader();
+        if (!reader) return tl::unexpected(reader.error());
+        if (*reader) {
+          read_ahead.emplace(std::move(*reader), psl, senders,
+                             std::vector<std::string>(next, rebuild_domains->end()),
+                             mark->folded_through, limits.max_rows);
+        }
+      }
+      if (read_ahead && read_ahead->through() != mark->folded_through) read_ahead.reset();
       if (next == rebuild_domains->end()) {
         mark->rebuilding = false;
         mark->rebuilt_through.clear();
+      } else if (read_ahead && *next != fold_directly) {
+        auto written = write_domain(*read_ahead, summaries, senders, *next, seen, result.records);
+        if (!written) return tl::unexpected(written.error());
+        if (*written != DomainWritten::done) {
+          // Rows of the domain may be written already: it starts again in a
+          // fresh transaction.
+          if (auto ok = summaries.rollback_update(); !ok) return tl::unexpected(ok.error());
+          if (*written == DomainWritten::fold_directly) fold_directly = *next;
+          if (*written == DomainWritten::out_of_step) read_ahead.reset();
+          continue;
+        }
+        result.read_ahead = true;
+        mark->rebuilt_through = *next;
       } else {
         storage::ReportFilter of_domain;
         of_domain.policy_domain = *next;

@@ -28,6 +28,7 @@ struct RefreshResult {
   bool rebuilt = false;        // the summaries were computed again from scratch
   std::int64_t reports = 0;    // reports folded in
   std::int64_t records = 0;
+  bool read_ahead = false;     // a rebuild read records on a connection of its own
 };
 
 struct RefreshLimits {

@@ -2,12 +2,14 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "core/content_hash.hpp"
 #include "storage/sqlite/sqlite_store.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace dmarcsift;
 using namespace dmarcsift::analysis;
@@ -41,8 +43,8 @@ AggregateReport daily_report(const std::string& domain, const std::string& repor
   return r;
 }
 
-std::unique_ptr<storage::Store> store_with_days() {
-  auto opened = storage::open_sqlite_store(":memory:");
+std::unique_ptr<storage::Store> store_with_days(const std::filesystem::path& path = ":memory:") {
+  auto opened = storage::open_sqlite_store(path);
   REQUIRE(opened.has_value());
   std::unique_ptr<storage::Store> store = std::move(*opened);
   REQUIRE(store->begin_batch().has_value());
@@ -107,4 +109,37 @@ TEST_CASE("a rebuild in shares of a domain's sources writes what one pass writes
   REQUIRE(domains_shared.has_value());
   CHECK(*domains_shared == *domains_whole);
   CHECK(domains_whole->size() == 2);
+}
+
+TEST_CASE("a rebuild that reads ahead on a second connection writes what the direct one writes") {
+  auto psl = PublicSuffixList::load();
+  REQUIRE(psl.has_value());
+  const SenderCatalog senders = SenderCatalog::builtin();
+
+  // A database in memory cannot be opened twice: its rebuild folds directly.
+  auto in_memory = store_with_days();
+  auto direct = refresh_summaries(*in_memory, *psl, senders);
+  REQUIRE(direct.has_value());
+  CHECK_FALSE(direct->read_ahead);
+  const std::vector<SummaryRow> expected = all_rows(*in_memory);
+  REQUIRE(expected.size() == 16);
+  auto expected_domains = in_memory->summaries().load_domains();
+  REQUIRE(expected_domains.has_value());
+
+  // max_rows 2: each domain is read in shares, and started again in more
+  // shares when one of them holds too many sources.
+  dmarcsift::testing::TempDir dir;
+  for (const std::size_t max_rows : {std::size_t{100000}, std::size_t{2}}) {
+    CAPTURE(max_rows);
+    auto on_file = store_with_days(dir.path() / ("rows-" + std::to_string(max_rows) + ".db"));
+    auto ahead = refresh_summaries(*on_file, *psl, senders, RefreshLimits{max_rows});
+    REQUIRE(ahead.has_value());
+    CHECK(ahead->read_ahead);
+    CHECK(ahead->rebuilt);
+    CHECK(ahead->records == 6 * 2 * (13 + 3));
+    CHECK(all_rows(*on_file) == expected);
+    auto domains = on_file->summaries().load_domains();
+    REQUIRE(domains.has_value());
+    CHECK(*domains == *expected_domains);
+  }
 }

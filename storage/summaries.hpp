@@ -9,6 +9,7 @@
 // changed.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -97,6 +98,11 @@ class Summaries {
   // add up to `records` or more; `through` when they never do.
   virtual Result<std::int64_t> chunk_end(std::int64_t after, std::int64_t through,
                                          std::int64_t records) = 0;
+
+  // Summaries on a connection of their own, for scans that read records
+  // while this one writes; null when the database cannot be opened twice
+  // (in memory). It sees what was committed when each scan starts.
+  virtual Result<std::unique_ptr<Summaries>> open_reader() = 0;
 
   // Updates happen in a write transaction, committed whole.
   virtual Result<void> begin_update() = 0;

@@ -130,6 +130,10 @@ struct ChildCursor {
 class SqliteSummaries final : public Summaries {
  public:
   SqliteSummaries(sqlite3* db, std::string_view where) : m_db(db), m_where(where) {}
+  // A reader of its own: owns its connection, and the name errors give.
+  SqliteSummaries(DbHandle db, std::string where)
+      : m_owned_db(std::move(db)), m_owned_where(std::move(where)), m_db(m_owned_db.get()),
+        m_where(m_owned_where) {}
 
   Result<void> prepare();
 
@@ -142,6 +146,7 @@ class SqliteSummaries final : public Summaries {
   Result<std::vector<std::string>> policy_domains(std::int64_t through) override;
   Result<std::int64_t> chunk_end(std::int64_t after, std::int64_t through,
                                  std::int64_t records) override;
+  Result<std::unique_ptr<Summaries>> open_reader() override;
   Result<void> begin_update() override;
   Result<void> commit_update() override;
   Result<void> rollback_update() override;
@@ -204,6 +209,8 @@ class SqliteSummaries final : public Summaries {
   // Reads the record row under `at.records` and its children into `record`.
   Result<void> read_record(RecordCursors at, std::int64_t id, Record& record);
 
+  DbHandle m_owned_db;  // first: closed after the statements are finalized
+  std::string m_owned_where;
   sqlite3* m_db;
   std::string_view m_where;
   Statement m_load_names, m_find_name, m_name_by_id, m_scan_reports, m_last_report, m_records_between,
@@ -469,6 +476,25 @@ Result<void> SqliteSummaries::scan_records(const ReportFilter& filter, std::int6
     cursor->has_row = false;
   }
   return {};
+}
+
+Result<std::unique_ptr<Summaries>> SqliteSummaries::open_reader() {
+  const char* file = sqlite3_db_filename(m_db, "main");
+  if (file == nullptr || *file == '\0') return std::unique_ptr<Summaries>();
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(file, &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  DbHandle db(raw);
+  if (rc != SQLITE_OK) return tl::unexpected(database_error(raw, rc, m_where, "open a reader"));
+  sqlite3_extended_result_codes(raw, 1);
+  // It reads records in order, each page once: a small cache does.
+  if (auto ok = exec(raw, "PRAGMA busy_timeout = 30000; PRAGMA cache_size = -2048", m_where,
+                     "configure a reader");
+      !ok) {
+    return tl::unexpected(std::move(ok.error()));
+  }
+  auto reader = std::make_unique<SqliteSummaries>(std::move(db), std::string(m_where));
+  if (auto ok = reader->prepare(); !ok) return tl::unexpected(std::move(ok.error()));
+  return std::unique_ptr<Summaries>(std::move(reader));
 }
 
 Result<void> SqliteSummaries::begin_update() {
