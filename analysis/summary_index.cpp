@@ -297,18 +297,58 @@ class FreshRows {
  public:
   void add(const PublicSuffixList& psl, const SenderCatalog& senders,
            const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
-    write_source_key(m_key, report.policy_domain, record.source_ip, record.header_from);
-    auto [it, inserted] = m_index.try_emplace(m_key, m_rows.size());
-    if (inserted) {
-      m_rows.push_back({std::string(report.policy_domain), record.source_ip, record.header_from, {}});
-    }
-    add_record(m_rows[it->second].totals, psl, senders, report, record_id, record);
+    add_record(find_or_add(report.policy_domain, record).totals, psl, senders, report, record_id,
+               record);
   }
   std::size_t size() const { return m_rows.size(); }
   std::deque<FoldRow>& rows() { return m_rows; }
 
  private:
-  std::unordered_map<std::string, std::size_t> m_index;
+  // Open addressing over row numbers, at most half full: a look-up reads
+  // the slot array and the row, where std::unordered_map<std::string, ...>
+  // chased a bucket, a node and the node's key string (a third of the
+  // grouping thread's samples). Folding the 2M-record corpus took 4.42-4.57 s
+  // against 4.66-4.94 s, in 6 MB less.
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::size_t row = k_empty;
+  };
+  static constexpr std::size_t k_empty = static_cast<std::size_t>(-1);
+
+  FoldRow& find_or_add(std::string_view policy_domain, const Record& record) {
+    write_source_key(m_key, policy_domain, record.source_ip, record.header_from);
+    const std::uint64_t hash = std::hash<std::string_view>{}(m_key);
+    if ((m_rows.size() + 1) * 2 > m_slots.size()) grow();
+    const std::size_t mask = m_slots.size() - 1;
+    for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+      Slot& slot = m_slots[i];
+      if (slot.row == k_empty) {
+        slot = {hash, m_rows.size()};
+        return m_rows.emplace_back(
+            FoldRow{std::string(policy_domain), record.source_ip, record.header_from, {}});
+      }
+      if (slot.hash != hash) continue;
+      FoldRow& row = m_rows[slot.row];
+      if (row.address == record.source_ip && row.header_from == record.header_from &&
+          row.policy_domain == policy_domain) {
+        return row;
+      }
+    }
+  }
+
+  void grow() {
+    std::vector<Slot> slots(std::max<std::size_t>(64, m_slots.size() * 2));
+    const std::size_t mask = slots.size() - 1;
+    for (const Slot& slot : m_slots) {
+      if (slot.row == k_empty) continue;
+      std::size_t i = slot.hash & mask;
+      while (slots[i].row != k_empty) i = (i + 1) & mask;
+      slots[i] = slot;
+    }
+    m_slots = std::move(slots);
+  }
+
+  std::vector<Slot> m_slots;
   std::deque<FoldRow> m_rows;  // rows are big: growing never moves them
   std::string m_key;
 };
