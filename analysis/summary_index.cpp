@@ -946,9 +946,11 @@ Result<RefreshResult> refresh_summaries(storage::Store& store, const PublicSuffi
                                    mark->rebuilt_through);
       if (next != rebuild_domains->end() && !read_ahead_tried) {
         read_ahead_tried = true;
+        // Reading ahead only saves time: a database that cannot be opened
+        // again (in memory, or out of file handles) is folded directly, and
+        // any real fault shows there.
         auto reader = summaries.open_reader();
-        if (!reader) return tl::unexpected(reader.error());
-        if (*reader) {
+        if (reader && *reader) {
           read_ahead.emplace(std::move(*reader), psl, senders,
                              std::vector<std::string>(next, rebuild_domains->end()),
                              mark->folded_through, limits.max_rows);
