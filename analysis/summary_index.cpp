@@ -1,6 +1,7 @@
 #include "analysis/summary_index.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <bitset>
 #include <condition_variable>
 #include <deque>
@@ -315,12 +316,19 @@ class FreshRows {
   };
   static constexpr std::size_t k_empty = static_cast<std::size_t>(-1);
 
+  // Where a probe starts: the high bits of the hash times an odd constant.
+  // Not the low bits: every key of a share has the same hash modulo the
+  // share count, a power of two.
+  std::size_t home(std::uint64_t hash) const {
+    return static_cast<std::size_t>((hash * 0x9e3779b97f4a7c15ull) >> m_shift);
+  }
+
   FoldRow& find_or_add(std::string_view policy_domain, const Record& record) {
     write_source_key(m_key, policy_domain, record.source_ip, record.header_from);
     const std::uint64_t hash = std::hash<std::string_view>{}(m_key);
     if ((m_rows.size() + 1) * 2 > m_slots.size()) grow();
     const std::size_t mask = m_slots.size() - 1;
-    for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+    for (std::size_t i = home(hash);; i = (i + 1) & mask) {
       Slot& slot = m_slots[i];
       if (slot.row == k_empty) {
         slot = {hash, m_rows.size()};
@@ -337,18 +345,20 @@ class FreshRows {
   }
 
   void grow() {
-    std::vector<Slot> slots(std::max<std::size_t>(64, m_slots.size() * 2));
+    std::vector<Slot> slots(m_slots.empty() ? 64 : m_slots.size() * 2);
+    m_shift = 64 - std::countr_zero(slots.size());
     const std::size_t mask = slots.size() - 1;
     for (const Slot& slot : m_slots) {
       if (slot.row == k_empty) continue;
-      std::size_t i = slot.hash & mask;
+      std::size_t i = home(slot.hash);
       while (slots[i].row != k_empty) i = (i + 1) & mask;
       slots[i] = slot;
     }
     m_slots = std::move(slots);
   }
 
-  std::vector<Slot> m_slots;
+  std::vector<Slot> m_slots;  // a power of two of them
+  int m_shift = 64;           // 64 - log2(m_slots.size())
   std::deque<FoldRow> m_rows;  // rows are big: growing never moves them
   std::string m_key;
 };
