@@ -23,6 +23,7 @@ namespace {
 
 using sqlite::DbHandle;
 using sqlite::Statement;
+using sqlite::to_enum;
 
 constexpr const char* k_find_name = "SELECT id FROM names WHERE text = ?1";
 constexpr const char* k_insert_name = "INSERT INTO names (text) VALUES (?1)";
@@ -122,14 +123,6 @@ struct NameHash {
 };
 
 std::int64_t as_int(auto value) { return static_cast<std::int64_t>(value); }
-
-// The stored integer as enum `E`, when it is one of `E`'s values up to `last`.
-template <typename E>
-bool to_enum(std::int64_t stored, E last, E& out) {
-  if (stored < 0 || stored > static_cast<std::int64_t>(last)) return false;
-  out = static_cast<E>(stored);
-  return true;
-}
 
 std::string join_errors(const std::vector<std::string>& errors) {
   // NUL-terminated items: XML text cannot contain NUL, and an empty error

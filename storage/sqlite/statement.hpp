@@ -30,6 +30,15 @@ Error database_error(sqlite3* db, int rc, std::string_view where, std::string_vi
 Result<void> exec(sqlite3* db, const char* sql, std::string_view where,
                   std::string_view operation);
 
+// A stored integer as enum `E`: false, leaving `out` alone, unless it is one
+// of `E`'s values up to `last`. Enumerations are stored as their values.
+template <typename E>
+bool to_enum(std::int64_t stored, E last, E& out) {
+  if (stored < 0 || stored > static_cast<std::int64_t>(last)) return false;
+  out = static_cast<E>(stored);
+  return true;
+}
+
 // A prepared statement, prepared once per connection and reset after each
 // use. Text and blobs are bound without copying (SQLITE_STATIC): the bytes
 // must stay alive until the statement is reset, which run(), query_int64()

@@ -75,13 +75,6 @@ constexpr const char* k_latest_policy =
     " WHERE policy_domain = (SELECT id FROM names WHERE text = ?1)"
     " ORDER BY end_time DESC, id DESC LIMIT 1";
 
-template <typename E>
-bool to_enum(std::int64_t stored, E last, E& out) {
-  if (stored < 0 || stored > static_cast<std::int64_t>(last)) return false;
-  out = static_cast<E>(stored);
-  return true;
-}
-
 // Reads adkim, aspf, p, sp, np, pct and testing from seven columns starting
 // at `first`, as both the record scan and latest_policy() select them; false
 // when a stored enumeration is out of range.
