@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <libdeflate.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -83,6 +84,40 @@ std::uint32_t read_le32(const unsigned char* p) {
          static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
 }
 
+// The usual .xml.gz, inflated by libdeflate: one gzip member, no header CRC,
+// nothing after it, and an ISIZE that is the size of its content, plausible
+// for the input and within the limit. libdeflate checks the data's CRC and
+// ISIZE as zlib does, and inflates a whole member into a buffer of its final
+// size in about half the time: ingesting the 2M-record corpus spent 0.61
+// CPU-s in libdeflate against 1.10 in zlib (perf samples). Anything else,
+// from several members to corrupt data, gives nullopt and goes to zlib,
+// which tells those cases apart and words their errors. A header CRC, which
+// libdeflate skips and zlib checks, sends the file to zlib too.
+std::optional<std::string> inflate_single_member(std::string_view bytes, std::uint64_t limit) {
+  constexpr std::size_t k_header_and_trailer = 18;
+  constexpr unsigned char k_header_crc_flag = 0x02;
+  const auto* input = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (bytes.size() < k_header_and_trailer || (input[3] & k_header_crc_flag) != 0) return std::nullopt;
+  const std::uint64_t declared = read_le32(input + bytes.size() - 4);
+  if (declared == 0 || initial_capacity(declared, bytes.size(), limit) != declared) return std::nullopt;
+  struct FreeDecompressor {
+    void operator()(libdeflate_decompressor* d) const noexcept { libdeflate_free_decompressor(d); }
+  };
+  thread_local const std::unique_ptr<libdeflate_decompressor, FreeDecompressor> decompressor(
+      libdeflate_alloc_decompressor());
+  if (!decompressor) return std::nullopt;
+  std::string out;
+  grow_to(out, static_cast<std::size_t>(declared));
+  std::size_t in_used = 0;
+  std::size_t out_used = 0;
+  const libdeflate_result rc = libdeflate_gzip_decompress_ex(
+      decompressor.get(), bytes.data(), bytes.size(), out.data(), out.size(), &in_used, &out_used);
+  if (rc != LIBDEFLATE_SUCCESS || in_used != bytes.size() || out_used != out.size()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 // zlib (not libarchive) does the inflating: libarchive's raw+gzip reader
 // inflated a 306 MB report (14 MB gzip) at 68-79 MB/s where this function
 // reaches about 770 MB/s into one pre-sized buffer; it silently drops bytes after the last member,
@@ -94,6 +129,9 @@ Result<std::string> inflate_impl(std::string_view bytes, std::string_view origin
                                  const Limits& limits, std::vector<Warning>& warnings,
                                  Wrapper wrapper) {
   const bool gzip = wrapper == Wrapper::gzip;
+  if (gzip) {
+    if (auto whole = inflate_single_member(bytes, limits.max_entry_bytes)) return std::move(*whole);
+  }
   const char* kind = gzip ? "gzip" : "zlib";
   InflateStream z;
   // 16 + MAX_WBITS: gzip wrapper only; MAX_WBITS: zlib wrapper only. Each

@@ -236,6 +236,33 @@ TEST_CASE("inflate_stream does not trust a lying ISIZE") {
   }
 }
 
+TEST_CASE("inflate_stream checks the CRC of a gzip header that carries one") {
+  const std::string text = report_text(12);
+  const std::string plain = gzip(text);
+  // FLG.FHCRC: two bytes after the 10-byte header, the low half of its CRC32.
+  std::string header = plain.substr(0, 10);
+  header[3] = static_cast<char>(header[3] | 0x02);
+  const auto header_crc = static_cast<std::uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(header.data()), static_cast<uInt>(header.size())));
+  for (const bool intact : {true, false}) {
+    CAPTURE(intact);
+    const std::uint32_t written = intact ? header_crc : header_crc ^ 1;
+    std::string stream = header;
+    stream += static_cast<char>(written & 0xff);
+    stream += static_cast<char>((written >> 8) & 0xff);
+    stream += plain.substr(10);
+    std::vector<Warning> warnings;
+    auto inflated = inflate_stream(stream, "r.gz", Limits{}, warnings);
+    if (intact) {
+      REQUIRE(inflated);
+      CHECK(*inflated == text);
+    } else {
+      REQUIRE_FALSE(inflated);
+      CHECK(inflated.error().what == "corrupt gzip data: header crc mismatch");
+    }
+  }
+}
+
 TEST_CASE("inflate_stream refuses bytes that are neither gzip nor zlib") {
   std::vector<Warning> warnings;
   for (const std::string_view bytes :

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libpugixml-dev libarchive-dev libsqlite3-dev sqlite3
   libboost-program-options-dev doctest-dev libexpected-dev
-  libgmime-3.0-dev libxxhash-dev zlib1g-dev libpsl-dev libidn2-dev publicsuffix
+  libgmime-3.0-dev libxxhash-dev zlib1g-dev libdeflate-dev libpsl-dev libidn2-dev publicsuffix
   python3 ca-certificates bsdutils
 )
 
