@@ -3,9 +3,11 @@
 // inflates every file; mode `parse` also parses every document with pugixml
 // and counts its <record> elements, storing nothing. It shares no code with
 // dmarcsift on purpose: a floor built from our own code would move with it.
-// It uses the same libraries the same way (zlib for gzip, libarchive's
-// seekable zip reader over memory, pugixml in place with ingest's parse
-// flags), so the gap to ingest is what ingest does beyond reading.
+// It uses the same libraries the same way (libarchive's seekable zip reader
+// over memory, pugixml in place with ingest's parse flags), so the gap to
+// ingest is what ingest does beyond reading. For gzip it keeps zlib where
+// ingest takes libdeflate for a plain one-member file: with libdeflate this
+// floor came out slower (bench/README.md).
 //   usage: dmarcsift_floor decompress|parse [--threads N] PATH...
 // Prints one line: mode, threads, files, records, bytes in and out, seconds.
 #include <archive.h>
