@@ -679,13 +679,12 @@ Result<std::optional<std::int64_t>> fold(storage::Summaries& summaries, const Pu
 struct ReadShare {
   enum class Kind {
     rows,         // the share's rows
-    more_shares,  // shares handed over so far were too few: the domain starts
-                  // again in share.count shares
+    more_shares,  // the shares handed over were too few: the domain starts
+                  // again, in twice as many
     too_many,     // the domain needs k_max_shares or more: fold it directly
   };
   Kind kind = Kind::rows;
   std::string domain;
-  Share share;
   GroupedRows grouped;
   bool last = false;  // the domain's last share
 };
@@ -758,24 +757,20 @@ class ReadAhead {
         }
         if (!*grouped) {
           if (count * 2 >= k_max_shares) {
-            if (!hand_over(ReadShare{ReadShare::Kind::too_many, domain, {count, index}, {}, false})) {
-              return;
-            }
+            if (!hand_over(ReadShare{ReadShare::Kind::too_many, domain, {}, false})) return;
             break;
           }
           count *= 2;
           // Shares already handed over were written with the wrong count:
           // the domain is written again from its first share.
-          if (index > 0 &&
-              !hand_over(ReadShare{ReadShare::Kind::more_shares, domain, {count, 0}, {}, false})) {
+          if (index > 0 && !hand_over(ReadShare{ReadShare::Kind::more_shares, domain, {}, false})) {
             return;
           }
           index = 0;
           continue;
         }
         const bool last = index + 1 == count;
-        if (!hand_over(ReadShare{ReadShare::Kind::rows, domain, {count, index},
-                                 std::move(**grouped), last})) {
+        if (!hand_over(ReadShare{ReadShare::Kind::rows, domain, std::move(**grouped), last})) {
           return;
         }
         ++index;
