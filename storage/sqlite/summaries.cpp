@@ -19,13 +19,22 @@ namespace {
 constexpr const char* k_load_names = "SELECT id, text FROM names WHERE id > ?1 ORDER BY id";
 constexpr const char* k_find_name = "SELECT id FROM names WHERE text = ?1";
 constexpr const char* k_name_by_id = "SELECT text FROM names WHERE id = ?1";
-constexpr const char* k_scan_reports =
-    "SELECT id, reporter, policy_domain, begin_time, end_time, adkim, aspf, p, sp, np, pct,"
-    " testing, first_record, record_count FROM reports"
-    " WHERE id > ?1 AND id <= ?2 AND (?3 IS NULL OR policy_domain = ?3)"
-    " AND (?4 IS NULL OR coalesce((SELECT text FROM names WHERE id = reporter), '') = ?4"
-    " COLLATE NOCASE)"
-    " AND (?5 IS NULL OR end_time >= ?5) AND (?6 IS NULL OR begin_time < ?6) ORDER BY id";
+#define DMARCSIFT_SCANNED_REPORT_COLUMNS                                                   \
+  "SELECT id, reporter, policy_domain, begin_time, end_time, adkim, aspf, p, sp, np, pct," \
+  " testing, first_record, record_count FROM reports"
+#define DMARCSIFT_SCANNED_REPORT_FILTERS                                                \
+  " AND (?4 IS NULL OR coalesce((SELECT text FROM names WHERE id = reporter), '') = ?4" \
+  " COLLATE NOCASE)"                                                                    \
+  " AND (?5 IS NULL OR end_time >= ?5) AND (?6 IS NULL OR begin_time < ?6) ORDER BY id"
+constexpr const char* k_scan_reports = DMARCSIFT_SCANNED_REPORT_COLUMNS
+    " WHERE id > ?1 AND id <= ?2" DMARCSIFT_SCANNED_REPORT_FILTERS;
+// One policy domain's reports, found through reports_by_domain and sorted:
+// a rebuild scans every domain in turn, and walking all reports for each
+// cost it 18 ms a domain on the 2M-record corpus, against 3 ms.
+constexpr const char* k_scan_domain_reports = DMARCSIFT_SCANNED_REPORT_COLUMNS
+    " WHERE policy_domain = ?3 AND id > ?1 AND id <= ?2" DMARCSIFT_SCANNED_REPORT_FILTERS;
+#undef DMARCSIFT_SCANNED_REPORT_COLUMNS
+#undef DMARCSIFT_SCANNED_REPORT_FILTERS
 constexpr const char* k_scan_records =
     "SELECT id, source_ip, count, disposition, dkim, spf, header_from, envelope_from,"
     " dkim_domain, dkim_selector, dkim_result, spf_domain, spf_scope, spf_result"
@@ -48,9 +57,12 @@ constexpr const char* k_mark =
 constexpr const char* k_set_mark =
     "INSERT OR REPLACE INTO summary_mark (id, folded_through, fingerprint, rebuilding,"
     " rebuilt_through) VALUES (1, ?1, ?2, ?3, ?4)";
+// IN, not a join with DISTINCT: SQLite then keeps each domain id once while
+// it scans, instead of sorting a name per report (7 against 30 ms on 45,000
+// reports).
 constexpr const char* k_policy_domains =
-    "SELECT DISTINCT n.text FROM reports r JOIN names n ON n.id = r.policy_domain"
-    " WHERE r.id <= ?1 ORDER BY n.text";
+    "SELECT text FROM names WHERE id IN (SELECT policy_domain FROM reports WHERE id <= ?1)"
+    " ORDER BY text";
 constexpr const char* k_clear =
     "DELETE FROM source_summaries; DELETE FROM domain_summaries; DELETE FROM summary_mark";
 constexpr const char* k_find_source =
@@ -206,9 +218,10 @@ class SqliteSummaries final : public Summaries {
   std::string m_owned_where;
   sqlite3* m_db;
   std::string_view m_where;
-  Statement m_load_names, m_find_name, m_name_by_id, m_scan_reports, m_last_report, m_records_between,
-      m_report_sizes, m_mark, m_set_mark, m_find_source, m_insert_source, m_update_source,
-      m_find_domain, m_put_domain, m_load_domains, m_latest_policy, m_policy_domains;
+  Statement m_load_names, m_find_name, m_name_by_id, m_scan_reports, m_scan_domain_reports,
+      m_last_report, m_records_between, m_report_sizes, m_mark, m_set_mark, m_find_source,
+      m_insert_source, m_update_source, m_find_domain, m_put_domain, m_load_domains,
+      m_latest_policy, m_policy_domains;
   ChildCursor m_records, m_dkim, m_spf, m_reasons;
   // record() has cursors of its own: it is called while a scan is under way.
   ChildCursor m_one_record, m_one_dkim, m_one_spf, m_one_reasons;
@@ -224,6 +237,7 @@ Result<void> SqliteSummaries::prepare() {
       {&m_find_name, k_find_name},
       {&m_name_by_id, k_name_by_id},
       {&m_scan_reports, k_scan_reports},
+      {&m_scan_domain_reports, k_scan_domain_reports},
       {&m_last_report, k_last_report},
       {&m_records_between, k_records_between},
       {&m_report_sizes, k_report_sizes},
@@ -403,7 +417,7 @@ Result<void> SqliteSummaries::scan_records(const ReportFilter& filter, std::int6
     if (!*found) return {};  // no report names that domain
     domain_id = **found;
   }
-  Statement& reports = m_scan_reports;
+  Statement& reports = domain_id ? m_scan_domain_reports : m_scan_reports;
   reports.bind(1, after).bind(2, through).bind(3, domain_id).bind(5, filter.since).bind(6, filter.until);
   if (filter.reporter) {
     reports.bind_text(4, *filter.reporter);
