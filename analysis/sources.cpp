@@ -9,19 +9,39 @@
 
 namespace dmarcsift::analysis {
 
-std::string describe_auth(const Record& record) {
-  std::string out;
+namespace {
+
+// describe_auth() into `out`, appended piece by piece: the fold describes
+// every failing record that may become a source's sample.
+void write_auth(std::string& out, const Record& record) {
+  const std::size_t start = out.size();
   for (const DkimAuth& dkim : record.dkim_results) {
-    if (!out.empty()) out += "; ";
-    out += std::string("dkim=") + to_string(dkim.result) + " d=" + dkim.domain;
-    if (!dkim.selector.empty()) out += " s=" + dkim.selector;
+    if (out.size() != start) out += "; ";
+    out += "dkim=";
+    out += to_string(dkim.result);
+    out += " d=";
+    out += dkim.domain;
+    if (!dkim.selector.empty()) {
+      out += " s=";
+      out += dkim.selector;
+    }
   }
   for (const SpfAuth& spf : record.spf_results) {
-    if (!out.empty()) out += "; ";
-    out += std::string("spf=") + to_string(spf.result) +
-           (spf.scope == SpfScope::helo ? " smtp.helo=" : " smtp.mailfrom=") + spf.domain;
+    if (out.size() != start) out += "; ";
+    out += "spf=";
+    out += to_string(spf.result);
+    out += spf.scope == SpfScope::helo ? " smtp.helo=" : " smtp.mailfrom=";
+    out += spf.domain;
   }
-  return out.empty() ? "no auth results" : out;
+  if (out.size() == start) out += "no auth results";
+}
+
+}  // namespace
+
+std::string describe_auth(const Record& record) {
+  std::string out;
+  write_auth(out, record);
+  return out;
 }
 
 namespace {
@@ -153,15 +173,21 @@ void add_record(SourceTotals& totals, const PublicSuffixList& psl, const SenderC
       totals.reporter_ids.end()) {
     totals.reporter_ids.push_back(report.reporter_id);
   }
-  add_distinct(totals.days, report.date_range.begin / 86400);
+  totals.days.add(report.date_range.begin / 86400);
   // The sample is the failing record with the most messages; of equal ones,
   // the one whose description sorts first.
-  if (!verdict.dmarc_pass && record.count >= totals.sample_auth_count) {
-    std::string described = describe_auth(record);
-    if (record.count > totals.sample_auth_count || described < totals.sample_auth) {
-      totals.sample_auth_count = record.count;
+  if (!verdict.dmarc_pass && record.count > totals.sample_auth_count) {
+    totals.sample_auth_count = record.count;
+    totals.sample_record = record_id;
+    totals.sample_auth.clear();
+    write_auth(totals.sample_auth, record);
+  } else if (!verdict.dmarc_pass && record.count == totals.sample_auth_count) {
+    thread_local std::string described;  // its memory serves every record
+    described.clear();
+    write_auth(described, record);
+    if (described < totals.sample_auth) {
       totals.sample_record = record_id;
-      totals.sample_auth = std::move(described);
+      totals.sample_auth = described;
     }
   }
   if (totals.records == 0) {
@@ -208,7 +234,7 @@ void merge_totals(SourceRow& row, const SourceRow& other) {
   keep_smallest(e.foreign_domain, o.foreign_domain);
   for (const std::string& reporter : other.reporters) add_distinct(row.reporters, reporter);
   for (std::int64_t reporter : other.reporter_ids) add_distinct(row.reporter_ids, reporter);
-  for (std::int64_t day : other.days) add_distinct(row.days, day);
+  row.days.add(other.days);
   if (other.sample_auth_count > row.sample_auth_count ||
       (other.sample_auth_count == row.sample_auth_count && other.sample_auth < row.sample_auth)) {
     row.sample_auth_count = other.sample_auth_count;

@@ -11,6 +11,7 @@
 
 #include "analysis/authorized.hpp"
 #include "analysis/classification.hpp"
+#include "analysis/day_set.hpp"
 #include "analysis/diagnosis.hpp"
 #include "analysis/identify.hpp"
 #include "analysis/public_suffix.hpp"
@@ -37,7 +38,7 @@ struct SourceTotals {
   const KnownSender* sender = nullptr;  // into the catalog passed in; null when unknown
   Evidence evidence;
   std::vector<std::int64_t> reporter_ids;  // distinct reporters, as the store names them
-  std::vector<std::int64_t> days;          // distinct UTC days (begin / 86400) it was seen
+  DaySet days;                             // of the reports (their begin) it was seen in
   std::string sample_auth;                 // auth results of its largest failing record
   std::int64_t sample_auth_count = 0;      // that record's count
   std::int64_t sample_record = 0;          // and its id

@@ -101,7 +101,7 @@ TEST_CASE("stored totals decode to the totals encoded") {
   CHECK(decoded.sample_auth_count == 900);
   CHECK(decoded.sample_record == 987654321);
   CHECK(decoded.reporter_ids == std::vector<std::int64_t>{7, 3, 12});
-  CHECK(decoded.days == std::vector<std::int64_t>{20390, 20400, 20401});  // sorted
+  CHECK(decoded.days.days() == std::vector<std::int64_t>{20390, 20400, 20401});  // sorted
   CHECK(decoded.first_seen == 1762560000);
   CHECK(decoded.last_seen == 1763251199);
 }

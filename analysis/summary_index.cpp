@@ -282,14 +282,14 @@ class DomainCache {
   std::unordered_map<std::string, std::pair<DomainState, PolicyPublished>> m_entries;
 };
 
-// A source while its new records are grouped: its key and totals. The
-// largest domain's sources are all held at once; a whole SourceRow, with the
-// fields only shown rows need, takes 816 bytes to this one's 512, before the
-// strings each owns.
+// A source while its new records are grouped: where its key is and its
+// totals. The key's text lives in FreshRows' arena, so a row owns no string
+// of its own for it; the largest domain's sources are all held at once.
 struct FoldRow {
-  std::string policy_domain;
+  std::size_t key_offset = 0;   // of write_source_key()'s text in the arena
+  std::uint32_t key_size = 0;
+  std::uint32_t domain_size = 0;  // the policy domain: the key's first bytes
   IpAddress address;
-  std::string header_from;
   SourceTotals totals;
 };
 
@@ -303,6 +303,15 @@ class FreshRows {
   }
   std::size_t size() const { return m_rows.size(); }
   std::deque<FoldRow>& rows() { return m_rows; }
+
+  std::string_view policy_domain(const FoldRow& row) const {
+    return std::string_view(m_keys).substr(row.key_offset, row.domain_size);
+  }
+  // The key is "domain \t address \t header_from" (write_source_key).
+  std::string_view header_from(const FoldRow& row) const {
+    const std::size_t skipped = row.domain_size + 1 + row.address.bytes().size() + 1;
+    return std::string_view(m_keys).substr(row.key_offset + skipped, row.key_size - skipped);
+  }
 
  private:
   // Open addressing over row numbers, at most half full: a look-up reads
@@ -332,15 +341,17 @@ class FreshRows {
       Slot& slot = m_slots[i];
       if (slot.row == k_empty) {
         slot = {hash, m_rows.size()};
-        return m_rows.emplace_back(
-            FoldRow{std::string(policy_domain), record.source_ip, record.header_from, {}});
+        FoldRow& row = m_rows.emplace_back();
+        row.key_offset = m_keys.size();
+        row.key_size = static_cast<std::uint32_t>(m_key.size());
+        row.domain_size = static_cast<std::uint32_t>(policy_domain.size());
+        row.address = record.source_ip;
+        m_keys += m_key;
+        return row;
       }
       if (slot.hash != hash) continue;
       FoldRow& row = m_rows[slot.row];
-      if (row.address == record.source_ip && row.header_from == record.header_from &&
-          row.policy_domain == policy_domain) {
-        return row;
-      }
+      if (std::string_view(m_keys).substr(row.key_offset, row.key_size) == m_key) return row;
     }
   }
 
@@ -360,16 +371,17 @@ class FreshRows {
   std::vector<Slot> m_slots;  // a power of two of them
   int m_shift = 64;           // 64 - log2(m_slots.size())
   std::deque<FoldRow> m_rows;  // rows are big: growing never moves them
+  std::string m_keys;          // every row's key, one after another
   std::string m_key;
 };
 
-SourceRow to_source_row(FoldRow&& fresh) {
+SourceRow to_source_row(const FreshRows& rows, FoldRow&& fresh) {
   SourceRow row;
   static_cast<SourceTotals&>(row) = std::move(fresh.totals);
-  row.policy_domain = std::move(fresh.policy_domain);
+  row.policy_domain = rows.policy_domain(fresh);
   row.address = fresh.address;
   row.source_ip = fresh.address.to_string();
-  row.header_from = std::move(fresh.header_from);
+  row.header_from = rows.header_from(fresh);
   if (row.sender != nullptr) row.service = row.sender->name;
   return row;
 }
@@ -377,10 +389,10 @@ SourceRow to_source_row(FoldRow&& fresh) {
 // Merges `rows` into the summaries. `seen`, during a rebuild, remembers the
 // keys written so far: a key it never saw has no stored row to look up.
 Result<void> write_rows(storage::Summaries& summaries, const SenderCatalog& senders,
-                        std::deque<FoldRow>& rows, DomainCache& domains, SeenKeys* seen) {
+                        FreshRows& rows, DomainCache& domains, SeenKeys* seen) {
   std::string key;
-  for (FoldRow& fresh : rows) {
-    SourceRow row = to_source_row(std::move(fresh));
+  for (FoldRow& fresh : rows.rows()) {
+    SourceRow row = to_source_row(rows, std::move(fresh));
     write_source_key(key, row.policy_domain, row.address, row.header_from);
     std::optional<storage::SourceSummary> existing;
     if (seen == nullptr || seen->maybe(key)) {
@@ -638,7 +650,7 @@ Result<std::optional<std::int64_t>> fold(storage::Summaries& summaries, const Pu
         group_share(summaries, psl, senders, filter, after, through, share, max_rows);
     if (!grouped) return tl::unexpected(grouped.error());
     if (!*grouped) return std::nullopt;
-    if (auto ok = write_rows(summaries, senders, (*grouped)->rows.rows(), domains, seen); !ok) {
+    if (auto ok = write_rows(summaries, senders, (*grouped)->rows, domains, seen); !ok) {
       return tl::unexpected(ok.error());
     }
     if (auto ok = domains.store(); !ok) return tl::unexpected(ok.error());
@@ -648,7 +660,7 @@ Result<std::optional<std::int64_t>> fold(storage::Summaries& summaries, const Pu
   std::optional<Error> error;
   const auto write_full = [&]() -> Result<void> {
     while (auto rows = grouping.take_full()) {
-      if (auto ok = write_rows(summaries, senders, rows->rows(), domains, seen); !ok) return ok;
+      if (auto ok = write_rows(summaries, senders, *rows, domains, seen); !ok) return ok;
     }
     return {};
   };
@@ -667,7 +679,7 @@ Result<std::optional<std::int64_t>> fold(storage::Summaries& summaries, const Pu
   if (!scanned) return tl::unexpected(scanned.error());
   if (error) return tl::unexpected(*error);
   for (FreshRows& rows : grouping.finish()) {
-    if (auto ok = write_rows(summaries, senders, rows.rows(), domains, seen); !ok) {
+    if (auto ok = write_rows(summaries, senders, rows, domains, seen); !ok) {
       return tl::unexpected(ok.error());
     }
   }
@@ -827,7 +839,7 @@ Result<DomainWritten> write_domain(ReadAhead& ahead, storage::Summaries& summari
       case ReadShare::Kind::rows:
         break;
     }
-    if (auto ok = write_rows(summaries, senders, (*share)->grouped.rows.rows(), domains, &seen); !ok) {
+    if (auto ok = write_rows(summaries, senders, (*share)->grouped.rows, domains, &seen); !ok) {
       return tl::unexpected(ok.error());
     }
     written += (*share)->grouped.records;
@@ -853,14 +865,12 @@ std::string encode_totals(const SourceRow& row) {
   for (std::int64_t reporter : row.reporter_ids) out.signed_number(reporter);
   // Days ascending, each as the step from the one before: a source seen
   // daily costs a byte a day.
-  std::vector<std::int64_t> days = row.days;
-  std::sort(days.begin(), days.end());
-  out.number(days.size());
+  out.number(row.days.size());
   std::int64_t previous = 0;
-  for (std::int64_t day : days) {
+  row.days.for_each([&](std::int64_t day) {
     out.signed_number(day - previous);
     previous = day;
-  }
+  });
   return out.take();
 }
 
@@ -883,8 +893,9 @@ bool decode_totals(std::string_view bytes, SourceRow& row) {
   for (std::uint64_t i = 0; ok && i < count; ++i) {
     std::int64_t step = 0;
     ok = in.signed_number(step);
-    day += step;
-    row.days.push_back(day);
+    // Wrapping: a damaged row must not overflow, only fail to make sense.
+    day = static_cast<std::int64_t>(static_cast<std::uint64_t>(day) + static_cast<std::uint64_t>(step));
+    row.days.add(day);
   }
   return ok && in.done();
 }
