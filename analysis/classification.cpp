@@ -60,52 +60,6 @@ class NormalizedName {
   std::string_view m_view;
 };
 
-// The header_from side of every comparison in one record. Its organizational
-// domain is looked up at most once, and only when a relaxed comparison needs it.
-class FromDomain {
- public:
-  FromDomain(const PublicSuffixList& psl, std::string_view name) : m_psl(psl), m_name(name) {}
-  FromDomain(const FromDomain&) = delete;
-  FromDomain& operator=(const FromDomain&) = delete;
-
-  // `auth` must be normalized like the header_from name.
-  bool aligned(std::string_view auth, Alignment mode) {
-    // An empty name authenticates nothing (shared/tools/README.md: an empty
-    // SPF domain has no org and never aligns), even against an empty From.
-    if (auth.empty()) return false;
-    if (mode == Alignment::strict) return auth == m_name;
-    return same_organization(auth);
-  }
-
-  // org(`auth`) exists and equals org(header_from).
-  bool same_organization(std::string_view auth) {
-    if (auth.empty()) return false;
-    const std::string& org = organization();
-    if (org.empty()) return false;
-    if (auth == m_name) return true;
-    // For an ASCII name libpsl's answer is a label-aligned suffix of the name
-    // itself, so a name that does not end in the From org cannot have it as
-    // its org: most foreign domains are rejected without a lookup. U-labels
-    // are converted to A-labels first, so they must take the lookup.
-    if (!ends_with_labels(auth, org) && is_ascii(auth)) return false;
-    return m_psl.organizational_domain(auth) == org;
-  }
-
- private:
-  const std::string& organization() {
-    if (!m_org_known) {
-      m_org = m_psl.organizational_domain(m_name);
-      m_org_known = true;
-    }
-    return m_org;
-  }
-
-  const PublicSuffixList& m_psl;
-  std::string_view m_name;
-  std::string m_org;
-  bool m_org_known = false;
-};
-
 bool is_forwarding_override(const std::vector<PolicyOverride>& reasons) {
   for (const PolicyOverride& reason : reasons) {
     switch (reason.type) {
@@ -161,6 +115,35 @@ Disagreement compare(Verdict receiver, bool aligned_pass, bool override_reason,
 
 }  // namespace
 
+bool FromDomain::aligned(std::string_view auth, Alignment mode) {
+  // An empty name authenticates nothing (shared/tools/README.md: an empty
+  // SPF domain has no org and never aligns), even against an empty From.
+  if (auth.empty()) return false;
+  if (mode == Alignment::strict) return auth == m_name;
+  return same_organization(auth);
+}
+
+bool FromDomain::same_organization(std::string_view auth) {
+  if (auth.empty()) return false;
+  const std::string& org = organization();
+  if (org.empty()) return false;
+  if (auth == m_name) return true;
+  // For an ASCII name libpsl's answer is a label-aligned suffix of the name
+  // itself, so a name that does not end in the From org cannot have it as
+  // its org: most foreign domains are rejected without a lookup. U-labels
+  // are converted to A-labels first, so they must take the lookup.
+  if (!ends_with_labels(auth, org) && is_ascii(auth)) return false;
+  return m_psl.organizational_domain(auth) == org;
+}
+
+const std::string& FromDomain::organization() {
+  if (!m_org_known) {
+    m_org = m_psl.organizational_domain(m_name);
+    m_org_known = true;
+  }
+  return m_org;
+}
+
 const char* to_string(RowClass value) {
   switch (value) {
     case RowClass::aligned: return "aligned";
@@ -202,11 +185,15 @@ bool is_aligned(const PublicSuffixList& psl, std::string_view header_from, std::
 
 RecordVerdict evaluate(const PublicSuffixList& psl, const Record& record,
                        const PolicyPublished& policy) {
+  FromDomain from(psl, record.header_from);
+  return evaluate(from, record, policy);
+}
+
+RecordVerdict evaluate(FromDomain& from, const Record& record, const PolicyPublished& policy) {
   // The record model holds domains normalized already, so they are compared
   // as they are; shared/tools/README.md "Classification rules" is followed
   // line by line, only skipping checks whose answer is already known.
   RecordVerdict verdict;
-  FromDomain from(psl, record.header_from);
   bool any_pass = false;
   for (const DkimAuth& dkim : record.dkim_results) {
     if (dkim.result != DkimResult::pass) continue;

@@ -43,9 +43,34 @@ struct RecordVerdict {
   Disagreement spf_disagreement = Disagreement::none;   // vs policy_evaluated spf
 };
 
+// The header_from side of every comparison in one record. Its organizational
+// domain is looked up at most once, and only when a comparison needs it.
+// Names compared with it must be normalized like the header_from name.
+class FromDomain {
+ public:
+  FromDomain(const PublicSuffixList& psl, std::string_view name) : m_psl(psl), m_name(name) {}
+  FromDomain(const FromDomain&) = delete;
+  FromDomain& operator=(const FromDomain&) = delete;
+
+  bool aligned(std::string_view auth, Alignment mode);
+  // org(`auth`) exists and equals org(header_from).
+  bool same_organization(std::string_view auth);
+
+ private:
+  const std::string& organization();
+
+  const PublicSuffixList& m_psl;
+  std::string_view m_name;
+  std::string m_org;
+  bool m_org_known = false;
+};
+
 // Evaluates one record under the report's published policy (adkim/aspf).
 RecordVerdict evaluate(const PublicSuffixList& psl, const Record& record,
                        const PolicyPublished& policy);
+// The same, with `from` made from the record's header_from: a caller that
+// compares more names with it looks its organization up once.
+RecordVerdict evaluate(FromDomain& from, const Record& record, const PolicyPublished& policy);
 
 // Per (source_ip, header_from) group over the queried window.
 struct GroupTally {

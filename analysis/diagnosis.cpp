@@ -17,12 +17,15 @@ std::string messages(std::int64_t n) { return std::to_string(n) + (n == 1 ? " me
 
 void Evidence::add(const PublicSuffixList& psl, const Record& record, const PolicyPublished& policy,
                    const RecordVerdict& verdict) {
+  FromDomain from(psl, record.header_from);
+  add(from, record, policy, verdict);
+}
+
+void Evidence::add(FromDomain& from, const Record& record, const PolicyPublished& policy,
+                   const RecordVerdict& verdict) {
   if (header_from.empty()) header_from = record.header_from;
   const std::int64_t count = record.count;
-  const std::string from_org = psl.organizational_domain(record.header_from);
-  const auto own = [&](const std::string& domain) {
-    return !from_org.empty() && psl.organizational_domain(domain) == from_org;
-  };
+  const auto own = [&](std::string_view domain) { return from.same_organization(domain); };
   bool own_permerror = false;
   bool temperror = false;
   bool own_dkim_failed = false;

@@ -31,6 +31,9 @@ struct Evidence {
 
   void add(const PublicSuffixList& psl, const Record& record, const PolicyPublished& policy,
            const RecordVerdict& verdict);
+  // The same, with `from` made from the record's header_from.
+  void add(FromDomain& from, const Record& record, const PolicyPublished& policy,
+           const RecordVerdict& verdict);
 };
 
 // Sets `kept` to `candidate` when that is not empty and sorts before it (or

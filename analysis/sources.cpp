@@ -161,14 +161,15 @@ void write_source_key(std::string& key, std::string_view policy_domain, const Ip
 
 void add_record(SourceTotals& totals, const PublicSuffixList& psl, const SenderCatalog& senders,
                 const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
-  const RecordVerdict verdict = evaluate(psl, record, *report.policy);
+  FromDomain from(psl, record.header_from);
+  const RecordVerdict verdict = evaluate(from, record, *report.policy);
   // A source IP can sign with different services over time; the first name
   // in order is kept, whatever order the reports were stored in.
   if (const KnownSender* sender = senders.identify(psl, record);
       sender != nullptr && (totals.sender == nullptr || sender->name < totals.sender->name)) {
     totals.sender = sender;
   }
-  totals.evidence.add(psl, record, *report.policy, verdict);
+  totals.evidence.add(from, record, *report.policy, verdict);
   if (std::find(totals.reporter_ids.begin(), totals.reporter_ids.end(), report.reporter_id) ==
       totals.reporter_ids.end()) {
     totals.reporter_ids.push_back(report.reporter_id);
