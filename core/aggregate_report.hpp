@@ -31,6 +31,7 @@ enum class SpfScope : std::uint8_t { absent, mfrom, helo };
 struct DateRange {
   std::int64_t begin = 0;  // UTC epoch seconds, as reported
   std::int64_t end = 0;
+  friend bool operator==(const DateRange&, const DateRange&) = default;
 };
 
 struct ReportMetadata {
@@ -42,6 +43,7 @@ struct ReportMetadata {
   std::vector<std::string> errors;
   std::string generator;  // RFC 9990
   std::string version;    // empty when absent
+  friend bool operator==(const ReportMetadata&, const ReportMetadata&) = default;
 };
 
 struct PolicyPublished {
@@ -57,11 +59,13 @@ struct PolicyPublished {
   std::string fo;  // empty when absent
   std::optional<bool> testing;  // RFC 9990 t=y / t=n
   std::string discovery_method;  // RFC 9990: psl | treewalk, empty when absent
+  friend bool operator==(const PolicyPublished&, const PolicyPublished&) = default;
 };
 
 struct PolicyOverride {
   OverrideType type = OverrideType::other;
   std::string comment;
+  friend bool operator==(const PolicyOverride&, const PolicyOverride&) = default;
 };
 
 struct DkimAuth {
@@ -69,6 +73,7 @@ struct DkimAuth {
   std::string selector;
   DkimResult result = DkimResult::none;
   std::string human_result;
+  friend bool operator==(const DkimAuth&, const DkimAuth&) = default;
 };
 
 struct SpfAuth {
@@ -76,6 +81,7 @@ struct SpfAuth {
   SpfScope scope = SpfScope::absent;
   SpfResult result = SpfResult::none;
   std::string human_result;
+  friend bool operator==(const SpfAuth&, const SpfAuth&) = default;
 };
 
 struct Record {
@@ -90,6 +96,7 @@ struct Record {
   std::string envelope_to;
   std::vector<DkimAuth> dkim_results;
   std::vector<SpfAuth> spf_results;
+  friend bool operator==(const Record&, const Record&) = default;
 };
 
 // A tolerated deviation. `kind` is a stable key (e.g. "whitespace_padding",
@@ -98,6 +105,7 @@ struct Warning {
   std::string kind;
   std::string detail;
   int count = 1;
+  friend bool operator==(const Warning&, const Warning&) = default;
 };
 
 struct AggregateReport {
@@ -106,6 +114,7 @@ struct AggregateReport {
   PolicyPublished policy;
   std::vector<Record> records;
   std::vector<Warning> warnings;  // one entry per kind, counted
+  friend bool operator==(const AggregateReport&, const AggregateReport&) = default;
 };
 
 // Adds one occurrence of `kind`, keeping the first `detail` seen.

@@ -1,5 +1,6 @@
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -31,5 +32,15 @@ Result<AggregateReport> parse_xml_report(std::string_view xml, std::string_view 
 Result<AggregateReport> parse_owned_xml_report(std::string&& xml, std::string_view origin,
                                                const Limits& limits,
                                                const std::function<std::string()>& reread);
+
+namespace detail {
+// The way both read documents of `limits.sliced_xml_bytes` or more: their
+// records a slice at a time, for the plain layout only, and nullopt for any
+// other or anything not read cleanly, which is then parsed whole. Exposed
+// for tests, which check which documents take it and that it agrees with
+// the whole parse.
+std::optional<AggregateReport> parse_in_slices(std::string_view xml, std::string_view origin,
+                                               const Limits& limits);
+}  // namespace detail
 
 }  // namespace dmarcsift::ingest
