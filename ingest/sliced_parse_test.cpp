@@ -125,6 +125,12 @@ TEST_CASE("what stands around the records is read from the head document") {
     CHECK(report->warnings[0].kind == "content_after_root");
     CHECK(report->warnings[0].detail == "<extra> after </feedback> ignored");
   }
+  SUBCASE("max_xml_depth exactly as deep as the records go") {
+    // feedback > record > auth_results > dkim > domain: 5 deep.
+    Limits limits;
+    limits.max_xml_depth = 5;
+    CHECK(same_either_way(document(records(0, 5)), limits));
+  }
   SUBCASE("a default namespace on the root") {
     const std::string xml = "<feedback xmlns=\"urn:ietf:params:xml:ns:dmarc-2.0\">" +
                             k_head.substr(k_head.find("<version>")) + records(0, 5) + "</feedback>";
