@@ -36,16 +36,6 @@ void write_auth(std::string& out, const Record& record) {
   if (out.size() == start) out += "no auth results";
 }
 
-}  // namespace
-
-std::string describe_auth(const Record& record) {
-  std::string out;
-  write_auth(out, record);
-  return out;
-}
-
-namespace {
-
 // An empty row for the group `record` of `report` belongs to.
 SourceRow new_source_row(const storage::ScannedReport& report, const Record& record) {
   SourceRow row;
@@ -149,6 +139,12 @@ bool select(std::vector<SourceRow> rows, const SourceQuery& query,
 }
 
 }  // namespace
+
+std::string describe_auth(const Record& record) {
+  std::string out;
+  write_auth(out, record);
+  return out;
+}
 
 void write_source_key(std::string& key, std::string_view policy_domain, const IpAddress& source_ip,
                       std::string_view header_from) {

@@ -287,8 +287,8 @@ class DomainCache {
 // of its own for it; the largest domain's sources are all held at once.
 struct FoldRow {
   std::size_t key_offset = 0;   // of write_source_key()'s text in the arena
-  std::uint32_t key_size = 0;
-  std::uint32_t domain_size = 0;  // the policy domain: the key's first bytes
+  std::size_t key_size = 0;
+  std::size_t domain_size = 0;  // the policy domain: the key's first bytes
   IpAddress address;
   SourceTotals totals;
 };
@@ -343,8 +343,8 @@ class FreshRows {
         slot = {hash, m_rows.size()};
         FoldRow& row = m_rows.emplace_back();
         row.key_offset = m_keys.size();
-        row.key_size = static_cast<std::uint32_t>(m_key.size());
-        row.domain_size = static_cast<std::uint32_t>(policy_domain.size());
+        row.key_size = m_key.size();
+        row.domain_size = policy_domain.size();
         row.address = record.source_ip;
         m_keys += m_key;
         return row;

@@ -26,6 +26,8 @@ constexpr const char* k_name_by_id = "SELECT text FROM names WHERE id = ?1";
   " AND (?4 IS NULL OR coalesce((SELECT text FROM names WHERE id = reporter), '') = ?4" \
   " COLLATE NOCASE)"                                                                    \
   " AND (?5 IS NULL OR end_time >= ?5) AND (?6 IS NULL OR begin_time < ?6) ORDER BY id"
+// Both number their parameters alike, so one set of binds serves either; ?3
+// (the domain) is only read by the second.
 constexpr const char* k_scan_reports = DMARCSIFT_SCANNED_REPORT_COLUMNS
     " WHERE id > ?1 AND id <= ?2" DMARCSIFT_SCANNED_REPORT_FILTERS;
 // One policy domain's reports, found through reports_by_domain and sorted:
