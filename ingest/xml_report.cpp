@@ -1268,13 +1268,25 @@ void warn_content_after_root(pugi::xml_node root, AggregateReport& report) {
   }
 }
 
-std::size_t count_occurrences(std::string_view text, std::string_view needle) {
-  std::size_t count = 0;
-  for (std::size_t at = text.find(needle); at != std::string_view::npos;
-       at = text.find(needle, at + needle.size())) {
-    ++count;
+// The number of records in `records`, the text from the first <record> to
+// the last </record>, in one pass over its tags: nullopt unless the
+// <record> and </record> tags pair up (one with attributes does not count)
+// and nothing among them is a comment, CDATA section or processing
+// instruction ("<!", "<?"), whose text the slicing could not tell from tags.
+std::optional<std::size_t> count_plain_records(std::string_view records) {
+  constexpr std::string_view open = "record>";
+  constexpr std::string_view close = "/record>";
+  std::size_t opens = 0;
+  std::size_t closes = 0;
+  for (std::size_t at = records.find('<'); at != std::string_view::npos;
+       at = records.find('<', at + 1)) {
+    const std::string_view tag = records.substr(at + 1);
+    if (tag.starts_with('!') || tag.starts_with('?')) return std::nullopt;
+    if (tag.starts_with(open)) ++opens;
+    if (tag.starts_with(close)) ++closes;
   }
-  return count;
+  if (opens != closes) return std::nullopt;
+  return closes;
 }
 
 // Records read from one slice of a large document at a time.
@@ -1312,11 +1324,9 @@ std::optional<AggregateReport> parse_in_slices(std::string_view text, const Aggr
       return std::nullopt;
     }
   }
-  if (records.find("<!") != std::string_view::npos || records.find("<?") != std::string_view::npos) {
-    return std::nullopt;
-  }
-  const std::size_t total = count_occurrences(records, close);
-  if (count_occurrences(records, open) != total) return std::nullopt;
+  const std::optional<std::size_t> counted = count_plain_records(records);
+  if (!counted) return std::nullopt;
+  const std::size_t total = *counted;
 
   std::string head_text;
   head_text.reserve(before.size() + marker.size() + after.size());
