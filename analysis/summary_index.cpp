@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "analysis/findings.hpp"
+#include "analysis/row_allowance.hpp"
 #include "core/content_hash.hpp"
 
 namespace dmarcsift::analysis {
@@ -434,8 +435,14 @@ Result<void> write_rows(storage::Summaries& summaries, const SenderCatalog& send
 // records: reading 35 %, grouping 39 %, writing 28 % of one thread's time).
 class GroupingThread {
  public:
-  GroupingThread(const PublicSuffixList& psl, const SenderCatalog& senders, std::size_t max_rows)
-      : m_psl(psl), m_senders(senders), m_max_rows(max_rows), m_thread([this] { run(); }) {}
+  // Rows past what `allowance` leaves room for wait until it does.
+  GroupingThread(const PublicSuffixList& psl, const SenderCatalog& senders, std::size_t max_rows,
+                 RowAllowance* allowance = nullptr)
+      : m_psl(psl),
+        m_senders(senders),
+        m_max_rows(max_rows),
+        m_allowance(allowance),
+        m_thread([this] { run(); }) {}
   ~GroupingThread() {
     {
       std::lock_guard lock(m_mutex);
@@ -555,7 +562,10 @@ class GroupingThread {
         const ReportCopy& from = block.reports[copy.report];
         storage::ScannedReport report{from.id, from.reporter, from.reporter_id, from.policy_domain,
                                       &from.policy, from.date_range};
+        // Before the record may add a row, room for one more.
+        if (m_allowance != nullptr) m_allowance->wait_for_room(m_rows.size() + 1);
         m_rows.add(m_psl, m_senders, report, copy.id, copy.record);
+        if (m_allowance != nullptr) m_allowance->note(m_rows.size());
         if (m_rows.size() < m_max_rows) continue;
         std::lock_guard lock(m_mutex);
         m_full.push_back(std::move(m_rows));
@@ -571,6 +581,7 @@ class GroupingThread {
   const PublicSuffixList& m_psl;
   const SenderCatalog& m_senders;
   const std::size_t m_max_rows;
+  RowAllowance* const m_allowance;
   Block m_filling;          // the calling thread's
   std::int64_t m_records = 0;
   std::mutex m_mutex;
@@ -618,8 +629,9 @@ Result<std::optional<GroupedRows>> group_share(storage::Summaries& source,
                                                const SenderCatalog& senders,
                                                const storage::ReportFilter& filter,
                                                std::int64_t after, std::int64_t through,
-                                               Share share, std::size_t max_rows) {
-  GroupingThread grouping(psl, senders, max_rows);
+                                               Share share, std::size_t max_rows,
+                                               RowAllowance* allowance = nullptr) {
+  GroupingThread grouping(psl, senders, max_rows, allowance);
   bool full = false;
   std::string key;
   auto scanned = source.scan_records(
@@ -705,8 +717,8 @@ struct ReadShare {
 // its writing: a thread of its own reads the records through a second
 // connection while the rebuild writes the previous share's rows (a quarter
 // of a rebuild's CPU time on the 2M-record corpus). On two cores that
-// rebuild took 4.19-4.69 s against 4.25-5.35 s, for 9 MB more: at most two
-// shares of rows are held, the one being written and the next.
+// rebuild took 4.19-4.69 s against 4.25-5.35 s, for 9 MB more. The rows of
+// the share being written count against the next one's (RowAllowance).
 class ReadAhead {
  public:
   ReadAhead(std::unique_ptr<storage::Summaries> reader, const PublicSuffixList& psl,
@@ -718,6 +730,7 @@ class ReadAhead {
         m_domains(std::move(domains)),
         m_through(through),
         m_max_rows(max_rows),
+        m_allowance(max_rows),
         m_thread([this] { run(); }) {}
   ~ReadAhead() {
     {
@@ -725,18 +738,25 @@ class ReadAhead {
       m_stopping = true;
     }
     m_changed.notify_all();
+    // A share being grouped may wait for the rows of the last one written.
+    m_allowance.release();
   }
   ReadAhead(const ReadAhead&) = delete;
   ReadAhead& operator=(const ReadAhead&) = delete;
 
   // The reports it reads: those up to this id.
   std::int64_t through() const { return m_through; }
+  // The most rows of shares it held at once with the writer.
+  std::size_t most_rows() const { return m_allowance.most(); }
 
   // The next share, domains in the order given; nullopt after the last.
+  // Asking for it tells that the previous one is written and freed.
   Result<std::optional<ReadShare>> next() {
+    m_allowance.release();
     std::unique_lock lock(m_mutex);
     m_changed.wait(lock, [&] { return m_ready.has_value() || m_done; });
     if (!m_ready) return std::optional<ReadShare>();
+    if (*m_ready) m_allowance.hold((*m_ready)->grouped.rows.size());
     Result<ReadShare> ready = std::move(*m_ready);
     m_ready.reset();
     m_changed.notify_all();
@@ -762,7 +782,7 @@ class ReadAhead {
       std::uint64_t count = 1;
       for (std::uint64_t index = 0; index < count;) {
         auto grouped = group_share(*m_reader, m_psl, m_senders, of_domain, 0, m_through,
-                                   {count, index}, m_max_rows);
+                                   {count, index}, m_max_rows, &m_allowance);
         if (!grouped) {
           hand_over(tl::unexpected(grouped.error()));
           return finish();
@@ -803,6 +823,7 @@ class ReadAhead {
   const std::vector<std::string> m_domains;
   const std::int64_t m_through;
   const std::size_t m_max_rows;
+  RowAllowance m_allowance;
   std::mutex m_mutex;
   std::condition_variable m_changed;
   std::optional<Result<ReadShare>> m_ready;
@@ -940,6 +961,10 @@ Result<RefreshResult> refresh_summaries(storage::Store& store, const PublicSuffi
   std::optional<ReadAhead> read_ahead;
   bool read_ahead_tried = false;
   std::string fold_directly;  // the domain the read-ahead left to fold()
+  const auto drop_read_ahead = [&] {
+    result.most_rows = std::max(result.most_rows, read_ahead->most_rows());
+    read_ahead.reset();
+  };
   for (;;) {
     if (auto ok = summaries.begin_update(); !ok) return tl::unexpected(ok.error());
     // Read again under the write lock: another process may have folded.
@@ -972,7 +997,7 @@ Result<RefreshResult> refresh_summaries(storage::Store& store, const PublicSuffi
                              mark->folded_through, limits.max_rows);
         }
       }
-      if (read_ahead && read_ahead->through() != mark->folded_through) read_ahead.reset();
+      if (read_ahead && read_ahead->through() != mark->folded_through) drop_read_ahead();
       if (next == rebuild_domains->end()) {
         mark->rebuilding = false;
         mark->rebuilt_through.clear();
@@ -984,7 +1009,7 @@ Result<RefreshResult> refresh_summaries(storage::Store& store, const PublicSuffi
           // fresh transaction.
           if (auto ok = summaries.rollback_update(); !ok) return tl::unexpected(ok.error());
           if (*written == DomainWritten::fold_directly) fold_directly = *next;
-          if (*written == DomainWritten::out_of_step) read_ahead.reset();
+          if (*written == DomainWritten::out_of_step) drop_read_ahead();
           continue;
         }
         result.read_ahead = true;
@@ -1028,6 +1053,7 @@ Result<RefreshResult> refresh_summaries(storage::Store& store, const PublicSuffi
       mark->folded_through = *end;
     } else {
       if (auto ok = summaries.commit_update(); !ok) return tl::unexpected(ok.error());
+      if (read_ahead) drop_read_ahead();
       return result;
     }
     if (auto ok = summaries.set_mark(*mark); !ok) return tl::unexpected(ok.error());
