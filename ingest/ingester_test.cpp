@@ -172,7 +172,7 @@ TEST_CASE("a directory is read recursively and a Maildir's tmp/ is skipped") {
   CHECK(s.rejected.empty());
 }
 
-TEST_CASE("workers held back by records_ahead still store every input, in walk order") {
+TEST_CASE("workers held back by records_ahead or documents_ahead_bytes still store every input, in walk order") {
   TempDir dir;
   for (int i = 0; i < 300; ++i) {
     char name[32];
@@ -182,7 +182,10 @@ TEST_CASE("workers held back by records_ahead still store every input, in walk o
   auto store = std::move(*storage::open_sqlite_store(":memory:"));
   ingest::IngestOptions options;
   options.threads = 2;
-  options.records_ahead = 1;
+  SUBCASE("records_ahead") { options.records_ahead = 1; }
+  // Every input is larger than this: each waits until the ones before it
+  // are stored.
+  SUBCASE("documents_ahead_bytes") { options.documents_ahead_bytes = 1; }
   ingest::Ingester ingester(*store, options);
   REQUIRE(ingester.ingest_path(dir.path()));
   REQUIRE(ingester.finish());
