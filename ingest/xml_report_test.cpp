@@ -633,6 +633,15 @@ TEST_CASE("bytes outside printable ASCII are checked wherever they fall in an 8-
     const AggregateReport kept = parse_ok(accented.xml());
     CHECK(kept.metadata.org_name == before + "\xC3\xA9" + "bcdefghij");
     CHECK(warning_kinds(kept) == "");
+
+    // Line ends and tabs pass, a vertical tab among them does not.
+    Parts spaced = control;
+    spaced.metadata = "<report_metadata><org_name>" + before + "x\n\x0B\t\r\ny" + "bcdefghij</org_name>"
+                      "<email>d@acme.example</email><report_id>r</report_id><date_range>"
+                      "<begin>1</begin><end>2</end></date_range></report_metadata>";
+    const AggregateReport dropped = parse_ok(spaced.xml());
+    CHECK(dropped.metadata.org_name == before + "x\n\t\ny" + "bcdefghij");
+    CHECK(warning_kinds(dropped) == "invalid_utf8_bytes");
   }
 }
 
