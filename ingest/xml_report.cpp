@@ -12,6 +12,10 @@
 
 #include <pugixml.hpp>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace dmarcsift::ingest {
 namespace {
 
@@ -292,9 +296,38 @@ constexpr bool all_printable_ascii(std::uint64_t word) {
   return ((word | ((word - 0x20 * k_ones) & ~word)) & k_high) == 0;
 }
 
+#if defined(__SSE2__)
+// The length of the run of 16-byte blocks at `i` that hold only printable
+// ASCII, tabs and line ends. The word-at-a-time check below stops at every
+// line end: on the 200k-record corpus it ran 84 million times for 211 MB,
+// 3.8 instructions a byte, 5 % of the ingest's instructions.
+std::size_t plain_ascii_blocks(std::string_view text, std::size_t i) {
+  const std::size_t start = i;
+  const __m128i space = _mm_set1_epi8(0x20);
+  const __m128i line_feed = _mm_set1_epi8('\n');
+  const __m128i carriage_return = _mm_set1_epi8('\r');
+  const __m128i tab = _mm_set1_epi8('\t');
+  while (text.size() - i >= sizeof(__m128i)) {
+    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
+    // Signed, so bytes of 0x80 and above compare below a space too.
+    const __m128i below_space = _mm_cmplt_epi8(block, space);
+    const __m128i white = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(block, line_feed),
+                                                    _mm_cmpeq_epi8(block, carriage_return)),
+                                       _mm_cmpeq_epi8(block, tab));
+    if (_mm_movemask_epi8(_mm_andnot_si128(white, below_space)) != 0) break;
+    i += sizeof(__m128i);
+  }
+  return i - start;
+}
+#endif
+
 bool is_valid_utf8(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size()) {
+#if defined(__SSE2__)
+    i += plain_ascii_blocks(text, i);
+    if (i == text.size()) break;
+#endif
     // Reports are ASCII but for the line ends: eight bytes at a time.
     std::uint64_t word = 0;
     if (text.size() - i >= sizeof word) {
