@@ -273,7 +273,54 @@ Result<std::string> read_member(archive* a, archive_entry* entry, std::string_vi
   return data;
 }
 
+// The uncompressed sizes a zip's central directory lists, added up, or
+// nullopt when no directory is found where its end record says.
+std::optional<std::uint64_t> zip_directory_bytes(std::string_view bytes) {
+  constexpr std::size_t k_end_record = 22;
+  constexpr std::size_t k_max_comment = 0xFFFF;
+  constexpr std::size_t k_directory_entry = 46;
+  if (bytes.size() < k_end_record) return std::nullopt;
+  const auto* input = reinterpret_cast<const unsigned char*>(bytes.data());
+  const auto le16 = [&](std::size_t at) {
+    return static_cast<std::uint32_t>(input[at]) | static_cast<std::uint32_t>(input[at + 1]) << 8;
+  };
+  // The end record is last, followed only by its comment.
+  const std::size_t lowest =
+      bytes.size() - k_end_record > k_max_comment ? bytes.size() - k_end_record - k_max_comment : 0;
+  for (std::size_t end = bytes.size() - k_end_record + 1; end-- > lowest;) {
+    if (read_le32(input + end) != 0x06054b50) continue;
+    const std::uint64_t directory_size = read_le32(input + end + 12);
+    const std::uint64_t directory_at = read_le32(input + end + 16);
+    if (directory_at + directory_size > end) continue;
+    std::uint64_t total = 0;
+    std::size_t at = static_cast<std::size_t>(directory_at);
+    const std::size_t directory_end = static_cast<std::size_t>(directory_at + directory_size);
+    while (at + k_directory_entry <= directory_end && read_le32(input + at) == 0x02014b50) {
+      total += read_le32(input + at + 24);
+      at += k_directory_entry + le16(at + 28) + le16(at + 30) + le16(at + 32);
+    }
+    return total;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::uint64_t declared_unpacked_bytes(std::string_view bytes) {
+  std::uint64_t declared = 0;
+  const auto* input = reinterpret_cast<const unsigned char*>(bytes.data());
+  switch (detect_container(bytes)) {
+    case Container::gzip:
+      if (bytes.size() >= 18) declared = read_le32(input + bytes.size() - 4);
+      break;
+    case Container::zip:
+      declared = zip_directory_bytes(bytes).value_or(0);
+      break;
+    default:
+      break;
+  }
+  return std::max<std::uint64_t>(declared, bytes.size());
+}
 
 Result<std::string> inflate_stream(std::string_view bytes, std::string_view origin,
                                    const Limits& limits, std::vector<Warning>& warnings) {

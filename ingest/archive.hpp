@@ -1,5 +1,6 @@
 #pragma once
 // Unpacking through libarchive: gzip/zlib streams and zip/tar archives.
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,14 @@ namespace dmarcsift::ingest {
 // `where` is `origin`.
 Result<std::string> inflate_stream(std::string_view bytes, std::string_view origin,
                                    const Limits& limits, std::vector<Warning>& warnings);
+
+// About how many bytes `bytes` unpacks to, from what its framing declares,
+// without unpacking it: a gzip stream's ISIZE (of its last member, modulo
+// 2^32), the sizes a zip's central directory lists; never less than
+// bytes.size(), which is all other inputs get. For scheduling only: the
+// framing may lie, and members that are themselves compressed count at
+// their compressed size.
+std::uint64_t declared_unpacked_bytes(std::string_view bytes);
 
 // One member of a zip or tar archive: `bytes` holds its content or the
 // error that made it unreadable (bad CRC, over the size limit, ...).

@@ -611,4 +611,31 @@ TEST_CASE("issue 6: central directory entries that share one member's data read 
   CHECK(seen[0].error == "");
 }
 
+
+TEST_CASE("an input declares what it unpacks to in its gzip trailer or zip directory") {
+  const std::string text = report_text(3);
+  REQUIRE(text.size() == 7585);
+  CHECK(declared_unpacked_bytes(text) == 7585);
+  const std::string gz = gzip(text);
+  REQUIRE(gz.size() < 7585);
+  CHECK(declared_unpacked_bytes(gz) == 7585);
+  const std::string zip = write_archive({{"a.xml", text}, {"b.xml", text + text}}, "zip");
+  REQUIRE(zip.size() < 3 * 7585);
+  CHECK(declared_unpacked_bytes(zip) == 3 * 7585);
+  // A zip whose end record is followed by a comment.
+  std::string commented = zip;
+  commented[commented.size() - 2] = 5;
+  commented += "hello";
+  CHECK(declared_unpacked_bytes(commented) == 3 * 7585);
+
+  // What cannot be read counts at its own size, as does a trailer that
+  // declares less than that.
+  const std::string cut = zip.substr(0, zip.size() / 2);
+  CHECK(declared_unpacked_bytes(cut) == cut.size());
+  std::string small_trailer = gz;
+  small_trailer.replace(small_trailer.size() - 4, 4, std::string("\x01\0\0\0", 4));
+  CHECK(declared_unpacked_bytes(small_trailer) == gz.size());
+  CHECK(declared_unpacked_bytes("") == 0);
+}
+
 }  // namespace dmarcsift::ingest

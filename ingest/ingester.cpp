@@ -16,6 +16,7 @@
 #include <thread>
 #include <utility>
 
+#include "ingest/archive.hpp"
 #include "ingest/input_reader.hpp"
 #include "ingest/mail.hpp"
 
@@ -94,25 +95,6 @@ std::vector<ParsedInput> read_job(Job& job, const Limits& limits) {
   auto bytes = job_bytes(job);
   if (!bytes) return {unreadable_input(job.path, bytes.error().what)};
   return read_input(job.path, *bytes, limits);
-}
-
-// About how many bytes of documents an input holds once unpacked, before it
-// is: a gzip stream's trailer declares its size (modulo 2^32, and only of
-// its last member; a false one only delays the input). Other containers
-// count at their size, which archives and e-mails carrying compressed
-// reports understate.
-std::uint64_t expected_document_bytes(std::string_view bytes) {
-  std::uint64_t expected = bytes.size();
-  constexpr std::size_t k_gzip_header_and_trailer = 18;
-  if (bytes.size() >= k_gzip_header_and_trailer && static_cast<unsigned char>(bytes[0]) == 0x1f &&
-      static_cast<unsigned char>(bytes[1]) == 0x8b) {
-    std::uint64_t declared = 0;
-    for (std::size_t i = 0; i < 4; ++i) {
-      declared |= std::uint64_t{static_cast<unsigned char>(bytes[bytes.size() - 4 + i])} << (8 * i);
-    }
-    expected = std::max(expected, declared);
-  }
-  return expected;
 }
 
 // When `path` is an mbox, adds one job per message and returns true.
@@ -298,7 +280,7 @@ class Ingester::Impl {
     std::size_t consumed = 0;
     std::size_t records_ahead = 0;  // in the parsed chunks not yet taken to be stored
     std::vector<std::size_t> chunk_records(ends.size());  // counted by the worker that read it
-    // expected_document_bytes() of the inputs of each chunk read or being
+    // declared_unpacked_bytes() of the inputs of each chunk read or being
     // read, until it is stored, and their sum; chunks before stored_through
     // are stored.
     std::vector<std::uint64_t> chunk_documents(ends.size());
@@ -354,7 +336,7 @@ class Ingester::Impl {
             parsed.push_back(unreadable_input(jobs[job].path, bytes.error().what));
             continue;
           }
-          const std::uint64_t expected = expected_document_bytes(*bytes);
+          const std::uint64_t expected = declared_unpacked_bytes(*bytes);
           {
             std::unique_lock lock(mutex);
             wait_freeing(lock, [&] { return stopping || documents_fit(chunk, expected); });
