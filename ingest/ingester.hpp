@@ -61,9 +61,9 @@ struct IngestOptions {
   std::size_t records_ahead = 50000;
   // Nor unpack an input while its documents and those of every chunk not
   // yet stored would exceed this many bytes (declared_unpacked_bytes()),
-  // unless it belongs to the oldest chunk not stored. A
-  // report's text and its parsed records take about twice its size, and the
-  // 10M-record corpus has 53 MB reports next to each other.
+  // unless it belongs to the oldest chunk not stored. A report's text and
+  // its parsed records take about twice its size, and the 10M-record
+  // corpus has 53 MB reports next to each other.
   std::uint64_t documents_ahead_bytes = 64ull << 20;
 };
 
