@@ -612,34 +612,30 @@ TEST_CASE("named repairs recover common breakage and are recorded") {
   }
 }
 
-TEST_CASE("bytes outside printable ASCII are checked wherever they fall in an 8-byte word") {
-  // The UTF-8 check skips eight printable ASCII bytes at a time; a control
-  // byte or a non-ASCII sequence at any offset must still be seen.
+TEST_CASE("bytes outside printable ASCII are checked wherever they fall in a block") {
+  // The UTF-8 check skips printable ASCII 16 bytes (SSE2) or 8 bytes at a
+  // time; a control byte or a non-ASCII sequence at any offset must still
+  // be seen, and 17 offsets put it at every place in a block.
+  const auto with_org_name = [](const std::string& org_name) {
+    Parts parts;
+    parts.metadata = "<report_metadata><org_name>" + org_name + "</org_name>"
+                     "<email>d@acme.example</email><report_id>r</report_id><date_range>"
+                     "<begin>1</begin><end>2</end></date_range></report_metadata>";
+    return parse_ok(parts.xml());
+  };
   for (std::size_t offset = 0; offset < 17; ++offset) {
     CAPTURE(offset);
     const std::string before(offset, 'a');
-    Parts control;
-    control.metadata = "<report_metadata><org_name>" + before + "\x01" + "bcdefghij</org_name>"
-                       "<email>d@acme.example</email><report_id>r</report_id><date_range>"
-                       "<begin>1</begin><end>2</end></date_range></report_metadata>";
-    const AggregateReport repaired = parse_ok(control.xml());
+    const AggregateReport repaired = with_org_name(before + "\x01" + "bcdefghij");
     CHECK(repaired.metadata.org_name == before + "bcdefghij");
     CHECK(warning_kinds(repaired) == "invalid_utf8_bytes");
 
-    Parts accented = control;
-    accented.metadata = "<report_metadata><org_name>" + before + "\xC3\xA9" + "bcdefghij</org_name>"
-                        "<email>d@acme.example</email><report_id>r</report_id><date_range>"
-                        "<begin>1</begin><end>2</end></date_range></report_metadata>";
-    const AggregateReport kept = parse_ok(accented.xml());
+    const AggregateReport kept = with_org_name(before + "\xC3\xA9" + "bcdefghij");
     CHECK(kept.metadata.org_name == before + "\xC3\xA9" + "bcdefghij");
     CHECK(warning_kinds(kept) == "");
 
     // Line ends and tabs pass, a vertical tab among them does not.
-    Parts spaced = control;
-    spaced.metadata = "<report_metadata><org_name>" + before + "x\n\x0B\t\r\ny" + "bcdefghij</org_name>"
-                      "<email>d@acme.example</email><report_id>r</report_id><date_range>"
-                      "<begin>1</begin><end>2</end></date_range></report_metadata>";
-    const AggregateReport dropped = parse_ok(spaced.xml());
+    const AggregateReport dropped = with_org_name(before + "x\n\x0B\t\r\ny" + "bcdefghij");
     CHECK(dropped.metadata.org_name == before + "x\n\t\ny" + "bcdefghij");
     CHECK(warning_kinds(dropped) == "invalid_utf8_bytes");
   }
