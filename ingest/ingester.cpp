@@ -279,12 +279,16 @@ class Ingester::Impl {
     std::size_t next_chunk = 0;
     std::size_t consumed = 0;
     std::size_t records_ahead = 0;  // in the parsed chunks not yet taken to be stored
-    std::vector<std::size_t> chunk_records(ends.size());  // counted by the worker that read it
-    // declared_unpacked_bytes() of the inputs of each chunk read or being
-    // read, until it is stored, and their sum; chunks before stored_through
-    // are stored.
-    std::vector<std::uint64_t> chunk_documents(ends.size());
-    std::uint64_t documents = 0;
+    // What the worker that read a chunk found in it.
+    struct ChunkTally {
+      std::size_t records = 0;
+      // declared_unpacked_bytes() of its inputs, from when each is unpacked
+      // until the chunk is stored.
+      std::uint64_t documents = 0;
+      bool large_report = false;  // one of k_trim_after_report_records or more
+    };
+    std::vector<ChunkTally> tallies(ends.size());
+    std::uint64_t documents = 0;  // of all chunks; those before stored_through are stored
     std::size_t stored_through = 0;
     // Whether an input of `expected` bytes may be unpacked now for `chunk`.
     // The oldest chunk not stored always may, so something always moves;
@@ -299,7 +303,6 @@ class Ingester::Impl {
     // is the bottleneck, and freeing parsed reports cost it 16 % of its time.
     std::vector<std::vector<ParsedInput>> stored_chunks;
     bool stored_large_report = false;  // among them
-    std::vector<bool> chunk_has_large_report(ends.size());
 
     // Waits until `ready`, freeing the chunks stored meanwhile: a worker
     // that only woke to find it must still wait would leave them to pile up.
@@ -341,7 +344,7 @@ class Ingester::Impl {
             std::unique_lock lock(mutex);
             wait_freeing(lock, [&] { return stopping || documents_fit(chunk, expected); });
             if (stopping) break;
-            chunk_documents[chunk] += expected;
+            tallies[chunk].documents += expected;
             documents += expected;
           }
           for (ParsedInput& input : read_input(jobs[job].path, *bytes, m_options.limits)) {
@@ -357,8 +360,8 @@ class Ingester::Impl {
           }
         }
         std::lock_guard lock(mutex);
-        chunk_records[chunk] = records;
-        chunk_has_large_report[chunk] = large_report;
+        tallies[chunk].records = records;
+        tallies[chunk].large_report = large_report;
         records_ahead += records;
         results[chunk] = std::move(parsed);
         result_ready.notify_all();
@@ -376,7 +379,7 @@ class Ingester::Impl {
         result_ready.wait(lock, [&] { return results[chunk].has_value(); });
         inputs = std::move(*results[chunk]);
         results[chunk].reset();
-        records_ahead -= chunk_records[chunk];
+        records_ahead -= tallies[chunk].records;
         consumed = chunk + 1;
       }
       room_ready.notify_all();
@@ -387,8 +390,8 @@ class Ingester::Impl {
       {
         std::lock_guard lock(mutex);
         stored_chunks.push_back(std::move(inputs));
-        documents -= std::exchange(chunk_documents[chunk], 0);
-        stored_large_report = stored_large_report || chunk_has_large_report[chunk];
+        documents -= std::exchange(tallies[chunk].documents, 0);
+        stored_large_report = stored_large_report || tallies[chunk].large_report;
         stored_through = chunk + 1;
       }
       room_ready.notify_all();
