@@ -170,6 +170,10 @@ TEST_CASE("any other layout is parsed whole, with the same outcome") {
        {}},
       {"text between records", document(first + "stray text" + five), {}},
       {"a malformed record", document(five + "<record><row></record>"), {}},
+      // Slices read before have given their pages of the text back: the
+      // whole parse needs the text again.
+      {"text between records after two slices",
+       document(records(0, 2500) + "stray text" + five), {}},
       {"more records than max_records", document(five), with_max_records()},
       {"a record nested deeper than max_xml_depth", document(five), with_depth()},
       {"a DOCTYPE", "<!DOCTYPE feedback>" + document(five), {}},
