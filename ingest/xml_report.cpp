@@ -1346,7 +1346,7 @@ class ReadPages {
     const std::uintptr_t from = std::max((start + page - 1) / page * page, m_released_to);
     const std::uintptr_t to = (start + end) / page * page;
     if (to <= from) return;
-    // Only ever fails for a range that is not mapped, which a live buffer is.
+    // On failure the pages merely stay; nothing depends on their going.
     if (madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED) == 0) {
       m_released_to = to;
     }
