@@ -1331,13 +1331,15 @@ std::optional<std::size_t> count_plain_records(std::string_view records) {
 // Records read from one slice of a large document at a time.
 constexpr std::size_t k_records_per_slice = 1024;
 
-// The pages of a document's text that its sliced parse has read and will
-// not read again, given back to the system as the parse goes on: the text
-// of a large report and its parsed records are then never held whole
-// together. Reading the text afterwards finds zeros there.
+// A document's text for its sliced parse, which gives the pages it has read
+// back to the system as it goes on: the text of a large report and its
+// parsed records are then never held whole together. The text must be a
+// buffer of the caller's; reading it afterwards finds zeros where pages
+// were given back.
 class ReadPages {
  public:
-  explicit ReadPages(std::string& text) : m_text(text) {}
+  explicit ReadPages(std::string_view text) : m_text(text) {}
+  std::string_view text() const { return m_text; }
   // Gives back the whole pages before text offset `end`.
   void release_before(std::size_t end) {
 #ifdef __linux__
@@ -1357,7 +1359,7 @@ class ReadPages {
   bool any() const { return m_released_to != 0; }
 
  private:
-  std::string& m_text;
+  std::string_view m_text;
   std::uintptr_t m_released_to = 0;  // address; 0 while none is
 };
 
@@ -1365,17 +1367,17 @@ class ReadPages {
 // takes about twice the text (97 MB for a 53 MB report of 79,482 records).
 // The text around the records is parsed as one document with a marker where
 // the records were, and the records a slice at a time, each slice copied
-// and parsed as a fragment. The pages of `text` (that of `read_pages`)
-// behind the slices are given back as they go: on that report the text
-// and its parsed records together took 91 MB of heap. Only the plain
+// and parsed as a fragment. The pages of the text behind the slices are
+// given back as they go (ReadPages): on that report the text and its
+// parsed records together took 91 MB of heap. Only the plain
 // layout is read this way: unprefixed <record> elements, children of the
 // root element, with nothing but whitespace between them and no comment,
 // CDATA section or processing instruction among them. nullopt for anything
 // else, or anything the slices do not parse or read cleanly, and the caller
 // parses the document whole, which then decides what is wrong with it.
-std::optional<AggregateReport> parse_in_slices(std::string_view text, const AggregateReport& prepared,
-                                               std::string_view origin, const Limits& limits,
-                                               ReadPages& read_pages) {
+std::optional<AggregateReport> parse_in_slices(ReadPages& read_pages, const AggregateReport& prepared,
+                                               std::string_view origin, const Limits& limits) {
+  const std::string_view text = read_pages.text();
   constexpr std::string_view open = "<record>";
   constexpr std::string_view close = "</record>";
   constexpr std::string_view marker = "<dmarcsift-records/>";
@@ -1474,7 +1476,7 @@ Result<AggregateReport> parse_prepared(std::string& text, AggregateReport report
   const bool strict = passes_strict_checks(text);
   if (strict && text.size() >= limits.sliced_xml_bytes) {
     ReadPages read_pages(text);
-    if (auto sliced = parse_in_slices(text, report, origin, limits, read_pages)) {
+    if (auto sliced = parse_in_slices(read_pages, report, origin, limits)) {
       return std::move(*sliced);
     }
     if (read_pages.any()) text = reprepare();
@@ -1555,7 +1557,7 @@ std::optional<AggregateReport> detail::parse_in_slices(std::string_view xml, std
   std::string text = prepare_text(xml, prepared.warnings);
   if (!passes_strict_checks(text)) return std::nullopt;
   ReadPages read_pages(text);
-  return ingest::parse_in_slices(text, prepared, origin, limits, read_pages);
+  return ingest::parse_in_slices(read_pages, prepared, origin, limits);
 }
 
 Result<AggregateReport> parse_xml_report(std::string_view xml, std::string_view origin,
