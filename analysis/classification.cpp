@@ -137,11 +137,15 @@ bool FromDomain::same_organization(std::string_view auth) {
 }
 
 const std::string& FromDomain::organization() {
-  if (!m_org_known) {
-    m_org = m_psl.organizational_domain(m_name);
-    m_org_known = true;
+  if (m_org == nullptr) {
+    if (m_memo != nullptr) {
+      m_org = &m_memo->of(m_psl, m_name);
+    } else {
+      m_own_org = m_psl.organizational_domain(m_name);
+      m_org = &m_own_org;
+    }
   }
-  return m_org;
+  return *m_org;
 }
 
 const char* to_string(RowClass value) {

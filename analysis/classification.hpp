@@ -43,12 +43,35 @@ struct RecordVerdict {
   Disagreement spf_disagreement = Disagreement::none;   // vs policy_evaluated spf
 };
 
+// The organizational domain of the name asked for last. A fold reads the
+// records of one policy domain after another, whose From domains are few and
+// repeat from record to record: remembering one answer spares nearly every
+// look-up and the copy of its text.
+class OrganizationMemo {
+ public:
+  const std::string& of(const PublicSuffixList& psl, std::string_view name) {
+    if (!m_valid || name != m_name) {
+      m_name.assign(name);
+      m_org = psl.organizational_domain(name);
+      m_valid = true;
+    }
+    return m_org;
+  }
+
+ private:
+  std::string m_name;
+  std::string m_org;
+  bool m_valid = false;
+};
+
 // The header_from side of every comparison in one record. Its organizational
-// domain is looked up at most once, and only when a comparison needs it.
-// Names compared with it must be normalized like the header_from name.
+// domain is looked up at most once, and only when a comparison needs it, in
+// `memo` when given. Names compared with it must be normalized like the
+// header_from name.
 class FromDomain {
  public:
-  FromDomain(const PublicSuffixList& psl, std::string_view name) : m_psl(psl), m_name(name) {}
+  FromDomain(const PublicSuffixList& psl, std::string_view name, OrganizationMemo* memo = nullptr)
+      : m_psl(psl), m_name(name), m_memo(memo) {}
   FromDomain(const FromDomain&) = delete;
   FromDomain& operator=(const FromDomain&) = delete;
 
@@ -61,8 +84,9 @@ class FromDomain {
 
   const PublicSuffixList& m_psl;
   std::string_view m_name;
-  std::string m_org;
-  bool m_org_known = false;
+  OrganizationMemo* m_memo;
+  const std::string* m_org = nullptr;  // in m_memo or m_own_org, once looked up
+  std::string m_own_org;
 };
 
 // Evaluates one record under the report's published policy (adkim/aspf).

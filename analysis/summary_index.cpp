@@ -300,7 +300,7 @@ class FreshRows {
   void add(const PublicSuffixList& psl, const SenderCatalog& senders,
            const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
     add_record(find_or_add(report.policy_domain, record).totals, psl, senders, report, record_id,
-               record);
+               record, &m_organizations);
   }
   std::size_t size() const { return m_rows.size(); }
   std::deque<FoldRow>& rows() { return m_rows; }
@@ -374,6 +374,7 @@ class FreshRows {
   std::deque<FoldRow> m_rows;  // rows are big: growing never moves them
   std::string m_keys;          // every row's key, one after another
   std::string m_key;
+  OrganizationMemo m_organizations;
 };
 
 SourceRow to_source_row(const FreshRows& rows, FoldRow&& fresh) {
