@@ -36,62 +36,73 @@ struct Slot {
 // rebuild's instructions that way).
 class PatternMap {
  public:
+  // The slot of `pattern` (lower case, two labels or more). Its last two
+  // labels are entered too, with an empty slot unless they are a pattern
+  // themselves: a name whose last two labels are not in the map cannot end
+  // in any pattern, which settles most names after their last two labels.
   Slot& operator[](std::string_view pattern) {
-    if ((m_entries.size() + 1) * 2 > m_table.size()) grow();
-    const std::uint64_t hash = hash_backward(pattern);
-    const std::size_t mask = m_table.size() - 1;
-    for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
-      if (m_table[i] == k_empty) {
-        m_table[i] = m_entries.size();
-        return m_entries.emplace_back(Entry{hash, std::string(pattern), {}}).slot;
-      }
-      Entry& entry = m_entries[m_table[i]];
-      if (entry.hash == hash && entry.pattern == pattern) return entry.slot;
+    const std::size_t last_dot = pattern.rfind('.');
+    if (last_dot != std::string_view::npos && last_dot > 0) {
+      const std::size_t dot_before = pattern.rfind('.', last_dot - 1);
+      if (dot_before != std::string_view::npos) entry(pattern.substr(dot_before + 1));
     }
+    return entry(pattern).slot;
   }
 
-  // The slot of the pattern equal to domain[start..] ignoring ASCII case,
-  // given that suffix's hash; null when none.
+  // The slot of the pattern or last two labels equal to `suffix` ignoring
+  // ASCII case, given the suffix's hash (see step()); null when none.
   const Slot* find(std::string_view suffix, std::uint64_t hash) const {
     if (m_table.empty()) return nullptr;
     const std::size_t mask = m_table.size() - 1;
     for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
       if (m_table[i] == k_empty) return nullptr;
       const Entry& entry = m_entries[m_table[i]];
-      if (entry.hash == hash && equal_ignoring_case(suffix, entry.pattern)) return &entry.slot;
+      if (entry.hash == hash && equal_ignoring_case(suffix, entry.text)) return &entry.slot;
     }
   }
 
   bool empty() const { return m_entries.empty(); }
 
-  // FNV-1a over the lower-cased bytes, last to first; `step` feeds one more
-  // byte (the one before those hashed so far).
+  // FNV-1a over the lower-cased bytes, last to first: start from k_seed,
+  // feed the byte before those hashed so far with step(), and finish() the
+  // hash of a whole suffix.
   static constexpr std::uint64_t k_seed = 0xcbf29ce484222325ull;
   static std::uint64_t step(std::uint64_t hash, char c) {
     return (hash ^ static_cast<unsigned char>(lower(c))) * 0x100000001b3ull;
   }
-  static std::uint64_t hash_backward(std::string_view text) {
-    std::uint64_t hash = k_seed;
-    for (std::size_t i = text.size(); i-- > 0;) hash = step(hash, text[i]);
-    // FNV's low bits mix poorly; the table index takes the low bits.
-    return hash ^ (hash >> 29);
-  }
+  // FNV's low bits mix poorly, and the table index takes the low bits.
   static std::uint64_t finish(std::uint64_t hash) { return hash ^ (hash >> 29); }
 
  private:
   struct Entry {
     std::uint64_t hash;
-    std::string pattern;
+    std::string text;
     Slot slot;
   };
   static constexpr std::size_t k_empty = static_cast<std::size_t>(-1);
 
-  static bool equal_ignoring_case(std::string_view name, std::string_view lower_pattern) {
-    if (name.size() != lower_pattern.size()) return false;
+  static bool equal_ignoring_case(std::string_view name, std::string_view lower_text) {
+    if (name.size() != lower_text.size()) return false;
     for (std::size_t i = 0; i < name.size(); ++i) {
-      if (lower(name[i]) != lower_pattern[i]) return false;
+      if (lower(name[i]) != lower_text[i]) return false;
     }
     return true;
+  }
+
+  Entry& entry(std::string_view text) {
+    if ((m_entries.size() + 1) * 2 > m_table.size()) grow();
+    std::uint64_t hash = k_seed;
+    for (std::size_t i = text.size(); i-- > 0;) hash = step(hash, text[i]);
+    hash = finish(hash);
+    const std::size_t mask = m_table.size() - 1;
+    for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+      if (m_table[i] == k_empty) {
+        m_table[i] = m_entries.size();
+        return m_entries.emplace_back(Entry{hash, std::string(text), {}});
+      }
+      Entry& found = m_entries[m_table[i]];
+      if (found.hash == hash && found.text == text) return found;
+    }
   }
 
   void grow() {
@@ -173,27 +184,27 @@ std::int32_t find_entry(const PatternMap& map, std::string_view domain) {
   if (domain.empty() || map.empty()) return -1;
   // Shortest suffix first, so that a longer match found later wins. A dot
   // ends the suffix hashed so far; the last label alone is never looked up.
+  // The first suffix looked up is the last two labels, which the map holds
+  // for every pattern: when they are missing, nothing longer can match.
   std::int32_t found = -1;
   std::uint64_t hash = PatternMap::k_seed;
-  bool past_last_label = false;
+  int dots = 0;
   const auto look_up = [&](std::size_t start) {
     const Slot* slot = map.find(domain.substr(start), PatternMap::finish(hash));
-    if (slot == nullptr) return;
+    if (slot == nullptr) return dots > 2;
     if (start == 0) {
       if (slot->self_and_below >= 0) found = slot->self_and_below;
     } else if (slot->self_and_below >= 0 || slot->below >= 0) {
       found = std::max(slot->self_and_below, slot->below);
     }
+    return true;
   };
   for (std::size_t i = domain.size(); i-- > 0;) {
     const char c = domain[i];
-    if (c == '.') {
-      if (past_last_label) look_up(i + 1);
-      past_last_label = true;
-    }
+    if (c == '.' && ++dots > 1 && !look_up(i + 1)) return found;
     hash = PatternMap::step(hash, c);
   }
-  if (past_last_label) look_up(0);
+  if (dots > 0) look_up(0);
   return found;
 }
 

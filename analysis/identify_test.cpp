@@ -194,7 +194,8 @@ TEST_CASE("patterns: *.x matches subdomains only, x matches itself and below, th
                                              "Deep\tesp\tdeep.plain.example\t-\t-\t-\n"
                                              "Bounce\tesp\t-\tplain.example\t-\t-\n"
                                              "First\tesp\tsame.example\t-\t-\t-\n"
-                                             "Second\tesp\tsame.example\t-\t-\t-\n");
+                                             "Second\tesp\tsame.example\t-\t-\t-\n"
+                                             "Three\tesp\ta.b.three.example\t-\t-\t-\n");
   struct Row {
     const char* dkim_domain;
     const char* expected;
@@ -204,6 +205,10 @@ TEST_CASE("patterns: *.x matches subdomains only, x matches itself and below, th
       {"plain.example", "Plain"},      {"x.plain.example", "Plain"},     {"deep.plain.example", "Deep"},
       {"x.deep.plain.example", "Deep"}, {"PLAIN.Example.", "Plain"},     {"example", "(none)"},
       {"same.example", "Second"},      {"other.example", "(none)"},      {"", "(none)"},
+      // Only the last two labels of a longer pattern are no match.
+      {"three.example", "(none)"},     {"b.three.example", "(none)"},    {"x.b.three.example", "(none)"},
+      {"a.b.three.example", "Three"},  {"x.a.b.three.example", "Three"}, {"X.A.B.Three.Example.", "Three"},
+      {"a..three.example", "(none)"},  {".a.b.three.example", "Three"},
   };
   for (const Row& row : rows) {
     CAPTURE(row.dkim_domain);
