@@ -129,9 +129,14 @@ struct ChildCursor {
     auto row = statement.step();
     if (!row) return tl::unexpected(std::move(row.error()));
     has_row = *row;
+    // Read once per row: a scan compares it with every record id it passes.
+    m_record = has_row ? statement.column_int64(0) : 0;
     return {};
   }
-  std::int64_t record() const { return statement.column_int64(0); }
+  std::int64_t record() const { return m_record; }
+
+ private:
+  std::int64_t m_record = 0;
 };
 
 class SqliteSummaries final : public Summaries {
@@ -204,8 +209,9 @@ class SqliteSummaries final : public Summaries {
     }
     return it->second;
   }
+  // NULL reads as 0, which names nothing: no separate type check per column.
   std::string_view name_column(const Statement& statement, int column) {
-    return statement.is_null(column) ? std::string_view() : cached_name(statement.column_int64(column));
+    return cached_name(statement.column_int64(column));
   }
   struct RecordCursors {
     ChildCursor& records;
