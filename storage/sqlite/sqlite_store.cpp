@@ -1,5 +1,6 @@
 #include "storage/sqlite/sqlite_store.hpp"
 
+#include <array>
 #include <chrono>
 #include <ctime>
 #include <functional>
@@ -206,6 +207,16 @@ class SqliteStore final : public Store {
   // Every name this connection has seen, so each distinct string costs one
   // SQL lookup per process. Names are never deleted, so ids stay valid.
   std::unordered_map<std::string, std::int64_t, NameHash, std::equal_to<>> m_names;
+  // The names of the record stored last, by column: consecutive records
+  // repeat most of them (the From domain, the selector, the reporter's
+  // human results), and a comparison is cheaper than a hash look-up.
+  enum RecordName { header_from, envelope_from, envelope_to, dkim_domain, dkim_selector,
+                    dkim_human_result, spf_domain, spf_human_result, record_names };
+  struct LastName {
+    std::string text;
+    std::optional<std::int64_t> id;
+  };
+  std::array<LastName, record_names> m_last_names;
   std::vector<BatchMessage> m_batch_messages;  // mail messages stored in this batch
   std::int64_t m_next_record_id = 0;           // valid inside a batch
   // The ingest log row of the input whose reports are being added: a report
@@ -290,6 +301,7 @@ void SqliteStore::forget_uncommitted() {
   // Rare (a failed report or commit), so drop the whole cache rather than
   // track which names were new.
   m_names.clear();
+  m_last_names = {};
 }
 
 Result<std::optional<std::int64_t>> SqliteStore::find_name(std::string_view text) {
@@ -397,7 +409,7 @@ Result<void> SqliteStore::insert_report(const AggregateReport& report,
   // leave half-bound parameters behind.
   enum NameSlot { reporter, email, extra_contact_info, policy_domain, generator, version, fo,
                   discovery_method, name_slots };
-  const std::string_view texts[name_slots] = {
+  const std::string_view texts[record_names] = {
       metadata.org_name, metadata.email,  metadata.extra_contact_info,
       policy.domain,     metadata.generator, metadata.version,
       policy.fo,         policy.discovery_method};
@@ -487,13 +499,11 @@ Result<void> SqliteStore::insert_report(const AggregateReport& report,
 Result<void> SqliteStore::insert_record(const Record& record, std::int64_t id) {
   // Names are interned before any bind: interning runs other statements, and
   // an early return must not leave this one half-bound.
-  enum NameSlot { header_from, envelope_from, envelope_to, dkim_domain, dkim_selector,
-                  dkim_human_result, spf_domain, spf_human_result, name_slots };
   const DkimAuth* dkim = record.dkim_results.empty() ? nullptr : &record.dkim_results[0];
   const SpfAuth* spf = record.spf_results.empty() ? nullptr : &record.spf_results[0];
   // string_view on both sides: `dkim ? dkim->domain : ""` would make a
   // temporary std::string, gone before the view is read.
-  const std::string_view texts[name_slots] = {
+  const std::string_view texts[record_names] = {
       record.header_from,
       record.envelope_from,
       record.envelope_to,
@@ -502,11 +512,16 @@ Result<void> SqliteStore::insert_record(const Record& record, std::int64_t id) {
       dkim ? std::string_view(dkim->human_result) : std::string_view(),
       spf ? std::string_view(spf->domain) : std::string_view(),
       spf ? std::string_view(spf->human_result) : std::string_view()};
-  std::optional<std::int64_t> ids[name_slots];
-  for (int slot = 0; slot < name_slots; ++slot) {
-    auto name = intern(texts[slot]);
-    if (!name) return tl::unexpected(std::move(name.error()));
-    ids[slot] = *name;
+  std::optional<std::int64_t> ids[record_names];
+  for (int slot = 0; slot < record_names; ++slot) {
+    LastName& last = m_last_names[slot];
+    if (texts[slot] != last.text) {
+      auto name = intern(texts[slot]);
+      if (!name) return tl::unexpected(std::move(name.error()));
+      last.text.assign(texts[slot]);
+      last.id = *name;
+    }
+    ids[slot] = last.id;
   }
   const auto optional_int = [](bool present, auto value) -> std::optional<std::int64_t> {
     if (!present) return std::nullopt;

@@ -538,6 +538,42 @@ TEST_CASE("a failure inside one report undoes that report only") {
   check_same((*loaded)->report, failing);
 }
 
+TEST_CASE("a name first stored by a report that failed is stored again by the next one") {
+  TempDir dir;
+  const auto path = dir.path() / "dmarc.sqlite";
+  open_store(path);
+  exec_sql(path,
+           "CREATE TRIGGER refuse_666 BEFORE INSERT ON records WHEN NEW.count = 666"
+           " BEGIN SELECT RAISE(ABORT, 'record refused by the test'); END");
+  auto store = open_store(path);
+  begin(*store);
+  AggregateReport failing = typical_report(1, 2);
+  failing.records[0].envelope_to = "rolled-back.example";
+  failing.records[1].envelope_to = "rolled-back.example";
+  failing.records[1].count = 666;
+  REQUIRE(!store->add_report(failing, content_hash("1"), {}).has_value());
+  // Its first record's names went with the rollback; the next record to
+  // name the same domain in the same column must not take the lost id.
+  AggregateReport next = typical_report(2, 1);
+  next.records[0].envelope_to = "rolled-back.example";
+  CHECK(add(*store, next, "2") == StoreOutcome::stored);
+  AggregateReport later = typical_report(3, 1);
+  later.records[0].envelope_to = "stored-after.example";
+  CHECK(add(*store, later, "3") == StoreOutcome::stored);
+  commit(*store);
+
+  CHECK(query_int(path, "SELECT count(*) FROM records r JOIN names n ON n.id = r.envelope_to"
+                        " WHERE n.text = 'rolled-back.example'") == 1);
+  const auto summaries = list(*store);
+  REQUIRE(summaries.size() == 2);
+  for (std::size_t i = 0; i < summaries.size(); ++i) {
+    auto loaded = store->load_report(summaries[i].id);
+    REQUIRE(loaded.has_value());
+    REQUIRE(loaded->has_value());
+    check_same((*loaded)->report, i == 0 ? next : later);
+  }
+}
+
 TEST_CASE("log_input appends to the ingest log") {
   TempDir dir;
   const auto path = dir.path() / "dmarc.sqlite";
