@@ -498,15 +498,20 @@ TEST_CASE("reports of one e-mail share one mail_messages row") {
   }
 }
 
-TEST_CASE("a failure inside one report undoes that report only") {
-  TempDir dir;
-  const auto path = dir.path() / "dmarc.sqlite";
+// A store whose database refuses any record with a count of 666, standing in
+// for a failure half-way through a report (disk full, I/O error).
+std::unique_ptr<Store> open_store_refusing_666(const std::filesystem::path& path) {
   open_store(path);
-  // Stands in for a failure half-way through a report (disk full, I/O error).
   exec_sql(path,
            "CREATE TRIGGER refuse_666 BEFORE INSERT ON records WHEN NEW.count = 666"
            " BEGIN SELECT RAISE(ABORT, 'record refused by the test'); END");
-  auto store = open_store(path);
+  return open_store(path);
+}
+
+TEST_CASE("a failure inside one report undoes that report only") {
+  TempDir dir;
+  const auto path = dir.path() / "dmarc.sqlite";
+  auto store = open_store_refusing_666(path);
   begin(*store);
   CHECK(add(*store, typical_report(1, 3), "1") == StoreOutcome::stored);
   AggregateReport failing = typical_report(2, 3);
@@ -541,11 +546,7 @@ TEST_CASE("a failure inside one report undoes that report only") {
 TEST_CASE("a name first stored by a report that failed is stored again by the next one") {
   TempDir dir;
   const auto path = dir.path() / "dmarc.sqlite";
-  open_store(path);
-  exec_sql(path,
-           "CREATE TRIGGER refuse_666 BEFORE INSERT ON records WHEN NEW.count = 666"
-           " BEGIN SELECT RAISE(ABORT, 'record refused by the test'); END");
-  auto store = open_store(path);
+  auto store = open_store_refusing_666(path);
   begin(*store);
   AggregateReport failing = typical_report(1, 2);
   failing.records[0].envelope_to = "rolled-back.example";
