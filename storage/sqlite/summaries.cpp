@@ -351,11 +351,22 @@ Result<std::int64_t> SqliteSummaries::chunk_end(std::int64_t after, std::int64_t
   }
 }
 
+// The next auth result or reason of a record being read, reusing one the
+// previous record left so that its strings keep their memory: a scan reads
+// millions of records into one Record, and clearing the vectors freed and
+// allocated those strings for every record. The scan sets every field the
+// summaries read; the human results, which it does not read, stay empty.
+template <typename T>
+T& next_item(std::vector<T>& items, std::size_t& used) {
+  if (used == items.size()) items.emplace_back();
+  return items[used++];
+}
+
 Result<void> SqliteSummaries::read_record(RecordCursors at, std::int64_t id, Record& record) {
   const Statement& q = at.records.statement;
-  record.dkim_results.clear();
-  record.spf_results.clear();
-  record.reasons.clear();
+  std::size_t dkim_count = 0;
+  std::size_t spf_count = 0;
+  std::size_t reason_count = 0;
   bool valid = true;
   record.source_ip = IpAddress();
   if (const std::string_view ip = q.column_blob(1); !ip.empty()) {
@@ -370,13 +381,13 @@ Result<void> SqliteSummaries::read_record(RecordCursors at, std::int64_t id, Rec
   record.header_from = name_column(q, 6);
   record.envelope_from = name_column(q, 7);
   if (!q.is_null(10)) {
-    DkimAuth& dkim = record.dkim_results.emplace_back();
+    DkimAuth& dkim = next_item(record.dkim_results, dkim_count);
     dkim.domain = name_column(q, 8);
     dkim.selector = name_column(q, 9);
     valid = valid && to_enum(q.column_int64(10), DkimResult::permerror, dkim.result);
   }
   if (!q.is_null(13)) {
-    SpfAuth& spf = record.spf_results.emplace_back();
+    SpfAuth& spf = next_item(record.spf_results, spf_count);
     spf.domain = name_column(q, 11);
     valid = valid && to_enum(q.column_int64(12), SpfScope::helo, spf.scope);
     valid = valid && to_enum(q.column_int64(13), SpfResult::policy, spf.result);
@@ -384,7 +395,7 @@ Result<void> SqliteSummaries::read_record(RecordCursors at, std::int64_t id, Rec
   for (; at.dkim.has_row && at.dkim.record() <= id;) {
     if (at.dkim.record() == id) {
       const Statement& c = at.dkim.statement;
-      DkimAuth& dkim = record.dkim_results.emplace_back();
+      DkimAuth& dkim = next_item(record.dkim_results, dkim_count);
       dkim.domain = name_column(c, 1);
       dkim.selector = name_column(c, 2);
       valid = valid && to_enum(c.column_int64(3), DkimResult::permerror, dkim.result);
@@ -394,7 +405,7 @@ Result<void> SqliteSummaries::read_record(RecordCursors at, std::int64_t id, Rec
   for (; at.spf.has_row && at.spf.record() <= id;) {
     if (at.spf.record() == id) {
       const Statement& c = at.spf.statement;
-      SpfAuth& spf = record.spf_results.emplace_back();
+      SpfAuth& spf = next_item(record.spf_results, spf_count);
       spf.domain = name_column(c, 1);
       valid = valid && to_enum(c.column_int64(2), SpfScope::helo, spf.scope);
       valid = valid && to_enum(c.column_int64(3), SpfResult::policy, spf.result);
@@ -404,12 +415,15 @@ Result<void> SqliteSummaries::read_record(RecordCursors at, std::int64_t id, Rec
   for (; at.reasons.has_row && at.reasons.record() <= id;) {
     if (at.reasons.record() == id) {
       const Statement& c = at.reasons.statement;
-      PolicyOverride& reason = record.reasons.emplace_back();
+      PolicyOverride& reason = next_item(record.reasons, reason_count);
       valid = valid && to_enum(c.column_int64(1), OverrideType::policy_test_mode, reason.type);
       reason.comment = name_column(c, 2);
     }
     if (auto ok = at.reasons.step(); !ok) return ok;
   }
+  record.dkim_results.resize(dkim_count);
+  record.spf_results.resize(spf_count);
+  record.reasons.resize(reason_count);
   if (m_name_error) return tl::unexpected(*std::exchange(m_name_error, std::nullopt));
   if (!valid) return tl::unexpected(corrupt("malformed record " + std::to_string(id)));
   return {};
