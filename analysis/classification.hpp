@@ -46,7 +46,8 @@ struct RecordVerdict {
 // The organizational domain of the name asked for last. A fold reads the
 // records of one policy domain after another, whose From domains are few and
 // repeat from record to record: remembering one answer spares nearly every
-// look-up and the copy of its text.
+// look-up and the copy of its text. One FromDomain at a time may use a memo:
+// a look-up for another name replaces the answer an earlier one refers to.
 class OrganizationMemo {
  public:
   const std::string& of(const PublicSuffixList& psl, std::string_view name) {
