@@ -1061,12 +1061,25 @@ class ReportReader {
       }
     });
 
-    const std::string_view ip_text = text_of(first_element(row, "source_ip"), "source_ip");
+    // One pass over the row for the three elements read from it; the first
+    // of each name counts, as with first_element().
+    pugi::xml_node source_ip;
+    pugi::xml_node count_node;
+    pugi::xml_node policy_evaluated;
+    for_each_element(row, [&](pugi::xml_node child, std::string_view name) {
+      if (name == "source_ip" && !source_ip) {
+        source_ip = child;
+      } else if (name == "count" && !count_node) {
+        count_node = child;
+      } else if (name == "policy_evaluated" && !policy_evaluated) {
+        policy_evaluated = child;
+      }
+    });
+    const std::string_view ip_text = text_of(source_ip, "source_ip");
     if (ip_text.empty()) {
       // o2.pl sends a record whose every value is empty.
       if (trim(first_element(identifiers, "header_from").child_value()).empty() &&
-          trim(first_element(first_element(row, "policy_evaluated"), "disposition").child_value())
-              .empty()) {
+          trim(first_element(policy_evaluated, "disposition").child_value()).empty()) {
         warn_at("empty_record", "all values empty");
       }
       return drop_record("source_ip missing");
@@ -1079,7 +1092,7 @@ class ReportReader {
     }
     record.source_ip = *ip;
 
-    const std::string_view count_text = text_of(first_element(row, "count"), "count");
+    const std::string_view count_text = text_of(count_node, "count");
     const Number count = parse_number(count_text, /*allow_fraction=*/false);
     switch (count.status) {
       case NumberStatus::ok:
@@ -1099,7 +1112,7 @@ class ReportReader {
     }
     record.count = count.value;
 
-    read_policy_evaluated(first_element(row, "policy_evaluated"), record);
+    read_policy_evaluated(policy_evaluated, record);
     read_identifiers(identifiers, record);
     read_auth_results(auth_results, record);
     return true;
