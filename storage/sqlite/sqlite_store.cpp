@@ -481,7 +481,7 @@ Result<void> SqliteStore::insert_report(const AggregateReport& report,
   // leave half-bound parameters behind.
   enum NameSlot { reporter, email, extra_contact_info, policy_domain, generator, version, fo,
                   discovery_method, name_slots };
-  const std::string_view texts[record_names] = {
+  const std::string_view texts[name_slots] = {
       metadata.org_name, metadata.email,  metadata.extra_contact_info,
       policy.domain,     metadata.generator, metadata.version,
       policy.fo,         policy.discovery_method};
