@@ -1,6 +1,7 @@
 #include "ingest/xml_report.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -630,6 +631,22 @@ void for_each_element(pugi::xml_node parent, Fn&& fn) {
   }
 }
 
+// first_element() for each of `names`, in one pass over the children.
+template <std::size_t N>
+std::array<pugi::xml_node, N> first_elements(pugi::xml_node parent,
+                                             const std::string_view (&names)[N]) {
+  std::array<pugi::xml_node, N> found;
+  for_each_element(parent, [&](pugi::xml_node child, std::string_view name) {
+    for (std::size_t i = 0; i < N; ++i) {
+      if (name == names[i]) {
+        if (!found[i]) found[i] = child;
+        return;
+      }
+    }
+  });
+  return found;
+}
+
 // pugixml parses without recursion and frees a document page by page, and
 // nothing here recurses either (checked with 200,000 levels), but no report
 // nests deeper than 5 elements, and any later code that walks a tree
@@ -1061,20 +1078,8 @@ class ReportReader {
       }
     });
 
-    // One pass over the row for the three elements read from it; the first
-    // of each name counts, as with first_element().
-    pugi::xml_node source_ip;
-    pugi::xml_node count_node;
-    pugi::xml_node policy_evaluated;
-    for_each_element(row, [&](pugi::xml_node child, std::string_view name) {
-      if (name == "source_ip" && !source_ip) {
-        source_ip = child;
-      } else if (name == "count" && !count_node) {
-        count_node = child;
-      } else if (name == "policy_evaluated" && !policy_evaluated) {
-        policy_evaluated = child;
-      }
-    });
+    const auto [source_ip, count_node, policy_evaluated] =
+        first_elements(row, {"source_ip", "count", "policy_evaluated"});
     const std::string_view ip_text = text_of(source_ip, "source_ip");
     if (ip_text.empty()) {
       // o2.pl sends a record whose every value is empty.
