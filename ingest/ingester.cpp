@@ -19,7 +19,6 @@
 #include "ingest/archive.hpp"
 #include "ingest/input_reader.hpp"
 #include "ingest/mail.hpp"
-#include "ingest/xml_report.hpp"
 
 namespace dmarcsift::ingest {
 namespace {
@@ -315,11 +314,6 @@ class Ingester::Impl {
         to_free.swap(stored_chunks);
         const bool trim = std::exchange(stored_large_report, false);
         lock.unlock();
-        for (std::vector<ParsedInput>& chunk : to_free) {
-          for (ParsedInput& input : chunk) {
-            for (ParsedReport& report : input.reports) recycle_records(std::move(report.report.records));
-          }
-        }
         to_free.clear();
         if (trim) release_freed_memory();
         lock.lock();

@@ -86,16 +86,11 @@ void lower_in_place(std::string& text) {
 }
 
 // Domains are compared case-insensitively and "example.com." is the same
-// name as "example.com" (absolute form). Into `out`, reusing its memory.
-void assign_domain(std::string& out, std::string_view text) {
-  if (!text.empty() && text.back() == '.') text.remove_suffix(1);
-  out.assign(text);
-  lower_in_place(out);
-}
-
+// name as "example.com" (absolute form).
 std::string normalize_domain(std::string_view text) {
-  std::string out;
-  assign_domain(out, text);
+  if (!text.empty() && text.back() == '.') text.remove_suffix(1);
+  std::string out(text);
+  lower_in_place(out);
   return out;
 }
 
@@ -728,63 +723,6 @@ constexpr Word<std::string_view> k_discovery_methods[] = {{"psl", "psl"}, {"tree
 // on overflow), below 2^63 until a database holds 2^31 records at the cap.
 constexpr std::int64_t k_max_record_count = std::int64_t{1} << 32;
 
-// ------------------------------------------------------------ spare records
-
-// Records of reports already stored, kept by the thread that let them go so
-// that the next records it parses fill their strings and vectors again.
-// malloc and free took 17 % of the ingest workers' samples on the 2M-record
-// corpus, most of it for records; reusing them takes 2 % off the
-// instructions of a 200k-record ingest. At most this many are kept a
-// thread, about 2 MB: the 10M-record ingest peaked at 143 MB either way.
-constexpr std::size_t k_max_spare_records = 4096;
-thread_local std::vector<Record> t_spare_records;
-
-// A record equal to Record{}, except that its auth results keep the
-// elements of their earlier use for their memory: the reader fills them
-// again and cuts off the rest (next_auth(), end of read_record()).
-Record take_spare_record() {
-  if (t_spare_records.empty()) return Record();
-  Record record = std::move(t_spare_records.back());
-  t_spare_records.pop_back();
-  record.source_ip = IpAddress();
-  record.count = 0;
-  record.disposition = Disposition::none;
-  record.dkim = Verdict::absent;
-  record.spf = Verdict::absent;
-  record.reasons.clear();
-  record.header_from.clear();
-  record.envelope_from.clear();
-  record.envelope_to.clear();
-  return record;
-}
-
-void empty(DkimAuth& dkim) {
-  dkim.domain.clear();
-  dkim.selector.clear();
-  dkim.result = DkimResult::none;
-  dkim.human_result.clear();
-}
-
-void empty(SpfAuth& spf) {
-  spf.domain.clear();
-  spf.scope = SpfScope::absent;
-  spf.result = SpfResult::none;
-  spf.human_result.clear();
-}
-
-// The record's next auth result, `used` of them being filled so far: an
-// element left from the record's earlier use, emptied, or a new one.
-template <typename Auth>
-Auth& next_auth(std::vector<Auth>& results, std::size_t& used) {
-  if (used == results.size()) {
-    ++used;
-    return results.emplace_back();
-  }
-  Auth& auth = results[used++];
-  empty(auth);
-  return auth;
-}
-
 class ReportReader {
  public:
   ReportReader(AggregateReport& report, std::string_view origin, std::uint32_t max_records)
@@ -827,7 +765,7 @@ class ReportReader {
     for_each_element(parent, [&](pugi::xml_node child, std::string_view name) {
       if (name != "record" || m_overflow) return;
       m_record = ++m_records_seen;
-      Record record = take_spare_record();
+      Record record;
       if (!read_record(child, record)) return;
       m_overflow = __builtin_add_overflow(m_messages, record.count, &m_messages);
       m_report.records.push_back(std::move(record));
@@ -1181,11 +1119,7 @@ class ReportReader {
 
     read_policy_evaluated(policy_evaluated, record);
     read_identifiers(identifiers, record);
-    m_dkim_used = 0;
-    m_spf_used = 0;
     read_auth_results(auth_results, record);
-    record.dkim_results.resize(m_dkim_used);
-    record.spf_results.resize(m_spf_used);
     return true;
   }
 
@@ -1238,12 +1172,12 @@ class ReportReader {
     for_each_element(node, [&](pugi::xml_node child, std::string_view name) {
       if (name == "header_from") {
         has_header_from = true;
-        assign_domain(record.header_from, text_of(child, "header_from"));
+        record.header_from = normalize_domain(text_of(child, "header_from"));
       } else if (name == "envelope_from") {
         has_envelope_from = true;
-        assign_domain(record.envelope_from, text_of(child, "envelope_from"));
+        record.envelope_from = normalize_domain(text_of(child, "envelope_from"));
       } else if (name == "envelope_to") {
-        assign_domain(record.envelope_to, text_of(child, "envelope_to"));
+        record.envelope_to = normalize_domain(text_of(child, "envelope_to"));
       }
     });
     if (!has_header_from) warn_at("missing_header_from", "header_from");
@@ -1255,16 +1189,16 @@ class ReportReader {
       if (name == "dkim") read_dkim(child, record);
       if (name == "spf") read_spf(child, record);
     });
-    if (m_spf_used == 0) warn_missing("missing_spf_result", "auth_results/spf");
+    if (record.spf_results.empty()) warn_missing("missing_spf_result", "auth_results/spf");
   }
 
   void read_dkim(pugi::xml_node node, Record& record) {
-    DkimAuth& dkim = next_auth(record.dkim_results, m_dkim_used);
+    DkimAuth& dkim = record.dkim_results.emplace_back();
     bool has_selector = false;
     bool has_result = false;
     for_each_element(node, [&](pugi::xml_node child, std::string_view name) {
       if (name == "domain") {
-        assign_domain(dkim.domain, text_of(child, "dkim/domain"));
+        dkim.domain = normalize_domain(text_of(child, "dkim/domain"));
         if (dkim.domain.empty()) warn_at("empty_dkim_domain", "dkim/domain");
       } else if (name == "selector") {
         dkim.selector = text_of(child, "dkim/selector");
@@ -1292,12 +1226,12 @@ class ReportReader {
   }
 
   void read_spf(pugi::xml_node node, Record& record) {
-    SpfAuth& spf = next_auth(record.spf_results, m_spf_used);
+    SpfAuth& spf = record.spf_results.emplace_back();
     bool has_scope = false;
     bool has_result = false;
     for_each_element(node, [&](pugi::xml_node child, std::string_view name) {
       if (name == "domain") {
-        assign_domain(spf.domain, text_of(child, "spf/domain"));
+        spf.domain = normalize_domain(text_of(child, "spf/domain"));
         if (spf.domain.empty()) warn_at("empty_spf_domain", "spf/domain");
       } else if (name == "scope") {
         const std::string_view value = text_of(child, "spf/scope");
@@ -1340,9 +1274,6 @@ class ReportReader {
   std::uint32_t m_max_records;
   int m_record = 0;  // 1-based index of the record being read, 0 outside records
   int m_records_seen = 0;
-  // Auth results of the record being read so far (next_auth()).
-  std::size_t m_dkim_used = 0;
-  std::size_t m_spf_used = 0;
   // Every total of the report's counts must fit in 64 bits, in storage and
   // in every query; per-record counts are capped, and so is their sum.
   std::int64_t m_messages = 0;
@@ -1637,14 +1568,6 @@ std::optional<Error> too_big(std::string_view xml, std::string_view origin, cons
 }
 
 }  // namespace
-
-void recycle_records(std::vector<Record>&& records) {
-  for (Record& record : records) {
-    if (t_spare_records.size() == k_max_spare_records) break;
-    t_spare_records.push_back(std::move(record));
-  }
-  records.clear();
-}
 
 std::optional<AggregateReport> detail::parse_in_slices(std::string_view xml, std::string_view origin,
                                                        const Limits& limits) {

@@ -3,7 +3,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "core/aggregate_report.hpp"
 #include "core/result.hpp"
@@ -33,11 +32,6 @@ Result<AggregateReport> parse_xml_report(std::string_view xml, std::string_view 
 Result<AggregateReport> parse_owned_xml_report(std::string&& xml, std::string_view origin,
                                                const Limits& limits,
                                                const std::function<std::string()>& reread);
-
-// Hands the records of a report already stored to the parser on this
-// thread: the next records it parses fill them again, reusing their memory.
-// It keeps a few thousand; the rest are freed, and `records` is left empty.
-void recycle_records(std::vector<Record>&& records);
 
 namespace detail {
 // The way both read documents of `limits.sliced_xml_bytes` or more: their

@@ -5,7 +5,6 @@
 #include <functional>
 #include <string>
 #include <string_view>
-#include <thread>
 
 namespace dmarcsift::ingest {
 namespace {
@@ -1000,62 +999,6 @@ TEST_CASE("issue 6: counts of 10^12 and 2^64 drop their records; the others are 
   REQUIRE(find_warning(overflow, "record_dropped") != nullptr);
   CHECK(find_warning(overflow, "record_dropped")->detail ==
         "record 1: count '18446744073709551616' exceeds the 64-bit range");
-}
-
-TEST_CASE("records handed back after storing are filled again exactly as new ones") {
-  // Every field set, and more auth results than the records read next have.
-  Parts rich;
-  const std::string rich_record = Parts::record(
-      "2001:db8::1", "7",
-      "<disposition>reject</disposition><dkim>fail</dkim><spf>fail</spf>"
-      "<reason><type>forwarded</type><comment>mailing list</comment></reason>",
-      "<identifiers><header_from>Rich.Example</header_from>"
-      "<envelope_from>a-long-bounce-domain.rich.example</envelope_from>"
-      "<envelope_to>recipient-domain.rich.example</envelope_to></identifiers>",
-      "<dkim><domain>first-signature.rich.example</domain><selector>selector-number-one</selector>"
-      "<result>fail</result><human_result>body hash did not verify</human_result></dkim>"
-      "<dkim><domain>second-signature.rich.example</domain><selector>s2</selector>"
-      "<result>pass</result></dkim>"
-      "<spf><domain>spf-domain.rich.example</domain><scope>helo</scope><result>softfail</result>"
-      "<human_result>soft failure of the policy</human_result></spf>"
-      "<spf><domain>another-spf-domain.rich.example</domain><scope>mfrom</scope>"
-      "<result>pass</result></spf>");
-  rich.records = rich_record + rich_record + rich_record;
-  Parts sparse;
-  sparse.records =
-      Parts::record() +
-      Parts::record("192.0.2.9", "1", "<disposition>none</disposition>",
-                    "<identifiers><header_from>b.example</header_from></identifiers>", "") +
-      Parts::record("192.0.2.10", "2", "<disposition>quarantine</disposition>",
-                    "<identifiers><header_from>c.example</header_from></identifiers>",
-                    "<dkim><domain>c.example</domain></dkim><spf><domain>c.example</domain></spf>");
-
-  // Parsed on a thread of its own, which has no records handed back.
-  Result<AggregateReport> fresh = fail(Errc::internal, "", "not parsed");
-  std::thread([&] { fresh = parse_xml_report(sparse.xml(), "sparse.xml"); }).join();
-  REQUIRE(fresh);
-
-  auto used = parse_xml_report(rich.xml(), "rich.xml");
-  REQUIRE(used);
-  REQUIRE(used->records.size() == 3);
-  recycle_records(std::move(used->records));
-  CHECK(used->records.empty());
-  auto again = parse_xml_report(sparse.xml(), "sparse.xml");
-  REQUIRE(again);
-  CHECK(*again == *fresh);
-  REQUIRE(again->records.size() == 3);
-  const Record& bare = again->records[1];
-  CHECK(bare.header_from == "b.example");
-  CHECK(bare.envelope_from.empty());
-  CHECK(bare.envelope_to.empty());
-  CHECK(bare.reasons.empty());
-  CHECK(bare.dkim_results.empty());
-  CHECK(bare.spf_results.empty());
-  const Record& partial = again->records[2];
-  REQUIRE(partial.dkim_results.size() == 1);
-  CHECK(partial.dkim_results[0] == DkimAuth{"c.example", "", DkimResult::none, ""});
-  REQUIRE(partial.spf_results.size() == 1);
-  CHECK(partial.spf_results[0] == SpfAuth{"c.example", SpfScope::absent, SpfResult::none, ""});
 }
 
 }  // namespace
