@@ -169,6 +169,8 @@ TEST_CASE("identify() names the service from the default domains the test corpor
        "Mailchimp"},
       {"MAIL FROM given only as envelope_from", make_record({}, {}, "sendgrid.net"), "SendGrid"},
       {"envelope_from written as an address", make_record({}, {}, "bounces+42@sendgrid.net"), "SendGrid"},
+      {"envelope_from other than an unknown SPF domain",
+       make_record({}, {{"example.com", spf_pass}}, "sendgrid.net"), "SendGrid"},
       {"upper case and a trailing dot", make_record({{"Mail123.ATL11.MCSV.NET.", pass}}, {}), "Mailchimp"},
       {"own domain only", make_record({{"example.com", pass}}, {{"example.com", spf_pass}}, "example.com"), "(none)"},
       {"third-party vendor not in the catalog",
