@@ -1,6 +1,7 @@
 #include "analysis/identify.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -222,7 +223,15 @@ void fill_index(PatternIndex& index, const std::vector<KnownSender>& senders) {
 
 }  // namespace
 
-struct SenderCatalog::Index : PatternIndex {};
+// Tells indexes apart for SenderMemo, even one built where a freed one was.
+std::uint64_t next_index_generation() {
+  static std::atomic<std::uint64_t> last{0};
+  return ++last;
+}
+
+struct SenderCatalog::Index : PatternIndex {
+  const std::uint64_t generation = next_index_generation();  // never 0
+};
 
 Result<std::vector<KnownSender>> parse_sender_catalog(std::string_view text, std::string_view origin) {
   std::vector<KnownSender> out;
@@ -324,15 +333,25 @@ const KnownSender* SenderCatalog::find(std::string_view name) const {
   return nullptr;
 }
 
-const KnownSender* SenderCatalog::identify(const PublicSuffixList& /*psl*/, const Record& record) const {
+const KnownSender* SenderCatalog::identify(const PublicSuffixList& /*psl*/, const Record& record,
+                                           SenderMemo* memo) const {
   if (!m_index) return nullptr;
+  enum Kind : std::size_t { dkim_kind, bounce_kind };
+  const auto find = [&](Kind kind, std::string_view domain) -> const KnownSender* {
+    const PatternMap& map = kind == dkim_kind ? m_index->dkim : m_index->bounce;
+    const std::int32_t i =
+        memo == nullptr ? find_entry(map, domain)
+                        : memo->look_up(m_index->generation, kind, domain,
+                                        [&](std::string_view name) { return find_entry(map, name); });
+    return i >= 0 ? &m_senders[static_cast<std::size_t>(i)] : nullptr;
+  };
   // NOTES §5: the DKIM d= is the stronger signal, whatever its result (a
   // failed ESP signature still says which service built the message).
   for (const DkimAuth& dkim : record.dkim_results) {
-    if (const std::int32_t i = find_entry(m_index->dkim, dkim.domain); i >= 0) return &m_senders[i];
+    if (const KnownSender* sender = find(dkim_kind, dkim.domain)) return sender;
   }
   for (const SpfAuth& spf : record.spf_results) {
-    if (const std::int32_t i = find_entry(m_index->bounce, spf.domain); i >= 0) return &m_senders[i];
+    if (const KnownSender* sender = find(bounce_kind, spf.domain)) return sender;
   }
   // Some reporters give the MAIL FROM only as envelope_from, occasionally as
   // a whole address.
@@ -343,8 +362,7 @@ const KnownSender* SenderCatalog::identify(const PublicSuffixList& /*psl*/, cons
   for (const SpfAuth& spf : record.spf_results) {
     if (spf.domain == envelope) return nullptr;
   }
-  if (const std::int32_t i = find_entry(m_index->bounce, envelope); i >= 0) return &m_senders[i];
-  return nullptr;
+  return find(bounce_kind, envelope);
 }
 
 }  // namespace dmarcsift::analysis

@@ -25,6 +25,7 @@ using dmarcsift::analysis::KnownSender;
 using dmarcsift::analysis::parse_sender_catalog;
 using dmarcsift::analysis::PublicSuffixList;
 using dmarcsift::analysis::SenderCatalog;
+using dmarcsift::analysis::SenderMemo;
 
 namespace {
 
@@ -180,10 +181,31 @@ TEST_CASE("identify() names the service from the default domains the test corpor
       {"the wildcard's own domain", make_record({{"gappssmtp.com", pass}}, {}), "(none)"},
       {"no authentication results", make_record({}, {}), "(none)"},
   };
-  for (const Row& row : rows) {
-    CAPTURE(row.label);
-    CHECK(name_of(catalog.identify(psl, row.record)) == row.expected);
+  // Twice through one memo: the second pass answers from it.
+  SenderMemo memo;
+  for (int pass_number = 0; pass_number < 2; ++pass_number) {
+    for (const Row& row : rows) {
+      CAPTURE(row.label);
+      CAPTURE(pass_number);
+      CHECK(name_of(catalog.identify(psl, row.record)) == row.expected);
+      CHECK(name_of(catalog.identify(psl, row.record, &memo)) == row.expected);
+    }
   }
+}
+
+TEST_CASE("a sender memo answers for the catalog it was filled from only") {
+  const dmarcsift::testing::TempDir dir;
+  const PublicSuffixList psl = system_list();
+  const SenderCatalog first = catalog_from(dir, "First\tesp\tshared.example\t-\t-\t-\n");
+  const SenderCatalog second = catalog_from(dir, "Second\tesp\tshared.example\t-\t-\t-\n");
+  const SenderCatalog none = catalog_from(dir, "Other\tesp\tother.example\t-\t-\t-\n");
+  const Record record = make_record({{"mail.shared.example", DkimResult::pass}}, {});
+  SenderMemo memo;
+  CHECK(name_of(first.identify(psl, record, &memo)) == "First");
+  CHECK(name_of(first.identify(psl, record, &memo)) == "First");
+  CHECK(name_of(second.identify(psl, record, &memo)) == "Second");
+  CHECK(name_of(none.identify(psl, record, &memo)) == "(none)");
+  CHECK(name_of(first.identify(psl, record, &memo)) == "First");
 }
 
 TEST_CASE("patterns: *.x matches subdomains only, x matches itself and below, the longest wins") {

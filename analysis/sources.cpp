@@ -71,7 +71,7 @@ Result<std::vector<SourceRow>> collect_groups(storage::Store& store, const Publi
   std::unordered_map<std::string, std::size_t> index;
   std::vector<SourceRow> rows;
   std::string key;
-  OrganizationMemo organizations;
+  RecordMemos memos;
   auto scanned = summaries.scan_records(
       filter, 0, *last,
       [&](const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
@@ -85,7 +85,7 @@ Result<std::vector<SourceRow>> collect_groups(storage::Store& store, const Publi
           SourceRow& row = rows.emplace_back(new_source_row(report, record));
           if (by_reporter) row.reporter = report.reporter;
         }
-        add_record(rows[it->second], psl, senders, report, record_id, record, &organizations);
+        add_record(rows[it->second], psl, senders, report, record_id, record, &memos);
         return true;
       });
   if (!scanned) return tl::unexpected(scanned.error());
@@ -158,12 +158,13 @@ void write_source_key(std::string& key, std::string_view policy_domain, const Ip
 
 void add_record(SourceTotals& totals, const PublicSuffixList& psl, const SenderCatalog& senders,
                 const storage::ScannedReport& report, std::int64_t record_id, const Record& record,
-                OrganizationMemo* memo) {
-  FromDomain from(psl, record.header_from, memo);
+                RecordMemos* memos) {
+  FromDomain from(psl, record.header_from, memos != nullptr ? &memos->organizations : nullptr);
   const RecordVerdict verdict = evaluate(from, record, *report.policy);
   // A source IP can sign with different services over time; the first name
   // in order is kept, whatever order the reports were stored in.
-  if (const KnownSender* sender = senders.identify(psl, record);
+  if (const KnownSender* sender =
+          senders.identify(psl, record, memos != nullptr ? &memos->senders : nullptr);
       sender != nullptr && (totals.sender == nullptr || sender->name < totals.sender->name)) {
     totals.sender = sender;
   }
@@ -206,10 +207,10 @@ void add_record(SourceTotals& totals, const PublicSuffixList& psl, const SenderC
 
 void add_record(SourceRow& row, const PublicSuffixList& psl, const SenderCatalog& senders,
                 const storage::ScannedReport& report, std::int64_t record_id, const Record& record,
-                OrganizationMemo* memo) {
+                RecordMemos* memos) {
   const KnownSender* sender_before = row.sender;
   const std::size_t reporters_before = row.reporter_ids.size();
-  add_record(static_cast<SourceTotals&>(row), psl, senders, report, record_id, record, memo);
+  add_record(static_cast<SourceTotals&>(row), psl, senders, report, record_id, record, memos);
   if (row.sender != sender_before) row.service = row.sender->name;
   if (row.reporter_ids.size() != reporters_before) row.reporters.emplace_back(report.reporter);
 }

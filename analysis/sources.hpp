@@ -70,15 +70,20 @@ struct SourceRow : SourceTotals {
 void write_source_key(std::string& key, std::string_view policy_domain, const IpAddress& source_ip,
                       std::string_view header_from);
 
-// Adds one record of `report` to `totals`; `memo`, when given, keeps the
-// From domain's organization from one call to the next.
+// What add_record() may keep from one call to the next, on one thread.
+struct RecordMemos {
+  OrganizationMemo organizations;  // of the From domain
+  SenderMemo senders;
+};
+
+// Adds one record of `report` to `totals`, with `memos` when given.
 void add_record(SourceTotals& totals, const PublicSuffixList& psl, const SenderCatalog& senders,
                 const storage::ScannedReport& report, std::int64_t record_id, const Record& record,
-                OrganizationMemo* memo = nullptr);
+                RecordMemos* memos = nullptr);
 // The same for a row, whose service and reporters follow its totals.
 void add_record(SourceRow& row, const PublicSuffixList& psl, const SenderCatalog& senders,
                 const storage::ScannedReport& report, std::int64_t record_id, const Record& record,
-                OrganizationMemo* memo = nullptr);
+                RecordMemos* memos = nullptr);
 
 // "dkim=pass d=sendgrid.net s=s1; spf=pass smtp.mailfrom=sendgrid.net", in
 // the words of an Authentication-Results header (RFC 8601).

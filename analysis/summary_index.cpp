@@ -301,7 +301,7 @@ class FreshRows {
   void add(const PublicSuffixList& psl, const SenderCatalog& senders,
            const storage::ScannedReport& report, std::int64_t record_id, const Record& record) {
     add_record(find_or_add(report.policy_domain, record).totals, psl, senders, report, record_id,
-               record, &m_organizations);
+               record, &m_memos);
   }
   std::size_t size() const { return m_rows.size(); }
   std::deque<FoldRow>& rows() { return m_rows; }
@@ -391,7 +391,7 @@ class FreshRows {
   std::deque<FoldRow> m_rows;  // rows are big: growing never moves them
   std::string m_keys;          // every row's key, one after another
   std::string m_key;
-  OrganizationMemo m_organizations;
+  RecordMemos m_memos;
 };
 
 SourceRow to_source_row(const FreshRows& rows, FoldRow&& fresh) {
