@@ -221,13 +221,13 @@ void fill_index(PatternIndex& index, const std::vector<KnownSender>& senders) {
   }
 }
 
-}  // namespace
-
 // Tells indexes apart for SenderMemo, even one built where a freed one was.
 std::uint64_t next_index_generation() {
   static std::atomic<std::uint64_t> last{0};
   return ++last;
 }
+
+}  // namespace
 
 struct SenderCatalog::Index : PatternIndex {
   const std::uint64_t generation = next_index_generation();  // never 0
