@@ -41,7 +41,7 @@ if [[ $mode == fold ]]; then
   # too, and cleared once: every run starts from the same bytes.
   python3 - "$work" "$scratch/cleared.db" <<'PY'
 import sqlite3, sys
-source = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+source = sqlite3.connect(sys.argv[1])
 copy = sqlite3.connect(sys.argv[2])
 source.backup(copy)
 source.close()
@@ -51,7 +51,7 @@ copy.close()
 PY
 fi
 
-# One run of `bin`; prints "wall cpu peak_kb".
+# One run of `bin`; prints "wall cpu peak_kb records source_rows".
 run_once() {
   local bin=$1
   rm -f "$scratch"/run.db*
