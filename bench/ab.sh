@@ -19,6 +19,10 @@ set -euo pipefail
 
 runs=5
 if [[ ${1:-} == --runs ]]; then
+  if [[ $# -lt 2 || ! ${2} =~ ^[1-9][0-9]*$ ]]; then
+    echo "ab: --runs takes a whole number of pairs, 1 or more" >&2
+    exit 2
+  fi
   runs=$2
   shift 2
 fi
@@ -33,7 +37,7 @@ done
 [[ -e $work ]] || { echo "ab: $work does not exist" >&2; exit 2; }
 command -v /usr/bin/time >/dev/null || { echo "ab: needs /usr/bin/time (Debian package time)" >&2; exit 2; }
 
-scratch=$(mktemp -d /tmp/dmarcsift-ab.XXXXXX)
+scratch=$(mktemp -d --suffix=-dmarcsift-ab)
 trap 'rm -rf "$scratch"' EXIT
 
 if [[ $mode == fold ]]; then
